@@ -1,0 +1,93 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "NanoBananaServer",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "nano-banana", targets: ["NanoBananaCLI"]),
+        .library(name: "NanoBananaAPI", targets: ["NanoBananaAPI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        // MARK: Wire types shared by server and clients
+        .target(name: "NanoBananaAPI"),
+
+        // MARK: Images: codecs, text, the preview artwork
+        .target(
+            name: "CJPEGTurbo",
+            linkerSettings: [.linkedLibrary("jpeg")]
+        ),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"])]),
+        .target(name: "Imaging", dependencies: ["CJPEGTurbo", "CPNG", "CFreeType"]),
+
+        // MARK: Engines that make the image
+        .target(
+            name: "Engines",
+            dependencies: [
+                "NanoBananaAPI",
+                "Imaging",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+
+        // MARK: Storage: durable queue, keys, blobs
+        .target(
+            name: "Store",
+            dependencies: [
+                "NanoBananaAPI",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+
+        // MARK: HTTP server, workers, lifecycle
+        .target(
+            name: "Server",
+            dependencies: [
+                "NanoBananaAPI",
+                "Store",
+                "Engines",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+
+        // MARK: The command-line tool
+        .executableTarget(
+            name: "NanoBananaCLI",
+            dependencies: [
+                "Server",
+                "Store",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "NanoBananaAPITests", dependencies: ["NanoBananaAPI"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "EnginesTests", dependencies: ["Engines"]),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Server",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+    ]
+)

@@ -1,0 +1,61 @@
+import NanoBananaAPI
+
+/// What an engine is asked to make: the validated parameters of one job.
+public struct GenerationRequest: Sendable {
+    public var requestID: String
+    public var model: String
+    public var parameters: NanoBanana2Parameters
+
+    public init(requestID: String, model: String, parameters: NanoBanana2Parameters) {
+        self.requestID = requestID
+        self.model = model
+        self.parameters = parameters
+    }
+}
+
+/// An encoded image and what the engine knows about it.
+public struct GeneratedImage: Sendable {
+    /// The encoded bytes, in `format`.
+    public var bytes: [UInt8]
+    public var format: OutputFormat
+    public var width: Int
+    public var height: Int
+    /// The model's short text, when asked for with `TEXT_AND_IMAGE`.
+    public var text: String?
+
+    public init(bytes: [UInt8], format: OutputFormat, width: Int, height: Int, text: String?) {
+        self.bytes = bytes
+        self.format = format
+        self.width = width
+        self.height = height
+        self.text = text
+    }
+}
+
+/// Something that turns parameters into an image: the offline preview renderer, the real
+/// model upstream, or a relay to another server.
+public protocol ImageEngine: Sendable {
+    /// Reported in result bodies as `engine`.
+    var name: String { get }
+
+    /// Makes the image. Throws ``EngineFailure`` for failures the client should read about
+    /// (a content block, an unreadable reference); anything else is an internal error.
+    func generate(_ request: GenerationRequest) async throws -> GeneratedImage
+}
+
+/// A failure that is the request's fate, not a bug: it becomes the FAILED job's `error`.
+public enum EngineFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The content filter refused the prompt or the output.
+    case contentBlocked(String)
+    /// A reference image could not be used.
+    case invalidReference(index: Int, reason: String)
+
+    public var description: String {
+        switch self {
+        case .contentBlocked(let reason):
+            "Content blocked: \(reason)"
+        case .invalidReference(let index, let reason):
+            "Reference image image_urls[\(index)] could not be used: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Crypto
+import Foundation
+
+/// Signs and checks the links under which result images are served without an API key:
+/// `/v2/files/{name}?expires={unix seconds}&signature={hex HMAC-SHA256}`. A link is
+/// unguessable (it names a random request id and carries a MAC) and stops working when the
+/// result expires.
+struct OutputURLSigner: Sendable {
+    private let key: SymmetricKey
+
+    init(secret: [UInt8]) {
+        key = SymmetricKey(data: secret)
+    }
+
+    /// The path and query of a link to `fileName`, valid until `expires`.
+    func signedPath(fileName: String, expires: Date) -> String {
+        let expiry = Int64(expires.timeIntervalSince1970.rounded(.up))
+        return "/v2/files/\(fileName)?expires=\(expiry)&signature=\(signature(fileName: fileName, expires: expiry))"
+    }
+
+    enum Verdict: Equatable {
+        case valid
+        case badSignature
+        case expired
+    }
+
+    func verify(fileName: String, expires: String?, signature: String?, now: Date) -> Verdict {
+        guard let expires, let expiry = Int64(expires), let signature, let mac = Self.bytes(fromHex: signature) else {
+            return .badSignature
+        }
+        let message = Array("\(fileName)|\(expiry)".utf8)
+        guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: message, using: key) else {
+            return .badSignature
+        }
+        return Double(expiry) > now.timeIntervalSince1970 ? .valid : .expired
+    }
+
+    private func signature(fileName: String, expires: Int64) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(fileName)|\(expires)".utf8), using: key)
+        return mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    private static func bytes(fromHex hex: String) -> [UInt8]? {
+        guard hex.count == 64 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Store
+
+/// Deletes finished jobs and their images once they are older than the retention. The
+/// routes already answer 404 for expired requests; the sweeper reclaims the space.
+struct RetentionSweeper: Service {
+    let jobs: any JobStore
+    let blobs: any BlobStore
+    let clock: any WallClock
+    let retention: TimeInterval
+    let interval: TimeInterval
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            _ = try? await sweepOnce()
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) }
+        }
+    }
+
+    /// Deletes everything expired now; returns how many jobs were removed.
+    @discardableResult
+    func sweepOnce() async throws -> Int {
+        let cutoff = clock.now().addingTimeInterval(-retention)
+        var removed = 0
+        while true {
+            let batch = try await jobs.deleteFinished(before: cutoff, limit: 500)
+            for job in batch {
+                if let key = job.output?.blobKey { try? await blobs.delete(key: key) }
+            }
+            removed += batch.count
+            if batch.count < 500 { break }
+        }
+        if removed > 0 { logger.info("Retention sweep", metadata: ["removed": "\(removed)"]) }
+        return removed
+    }
+}

@@ -1,0 +1,70 @@
+import Synchronization
+
+/// Wakes idle workers when jobs arrive, without losing a wake-up that races with a worker
+/// going idle: a worker notes the ``generation`` before it looks for work and waits only
+/// if nothing was signalled since.
+final class WorkSignal: Sendable {
+    private struct State {
+        var generation: UInt64 = 0
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiterID: UInt64 = 0
+        var stopped = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Changes every time ``signal()`` is called.
+    var generation: UInt64 { state.withLock { $0.generation } }
+
+    /// Wakes one idle worker (new work exists).
+    func signal() {
+        let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
+            state.generation &+= 1
+            guard let id = state.waiters.keys.min() else { return nil }
+            return state.waiters.removeValue(forKey: id)
+        }
+        waiter?.resume()
+    }
+
+    /// Wakes every waiter and makes later waits return at once (shutdown).
+    func stop() {
+        let waiters = state.withLock { state in
+            state.stopped = true
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    var isStopped: Bool { state.withLock { $0.stopped } }
+
+    /// Returns when a signal comes after `generation`, at `timeout`, on stop, or on
+    /// cancellation, whichever is first.
+    func wait(after generation: UInt64, timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.waitForSignal(after: generation) }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func waitForSignal(after generation: UInt64) async {
+        let id = state.withLock { state in
+            state.nextWaiterID &+= 1
+            return state.nextWaiterID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state in
+                    if state.stopped || state.generation != generation || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Store
+
+/// A fixed number of workers that claim jobs from the store and run them. On graceful
+/// shutdown it stops claiming, gives running jobs the drain timeout to finish, then cancels
+/// them, which hands them back to the queue for the next start.
+struct WorkerPool: Service {
+    let jobs: any JobStore
+    let runner: JobRunner
+    let signal: WorkSignal
+    let concurrency: Int
+    let leaseDuration: TimeInterval
+    let drainTimeout: TimeInterval
+    /// How often an idle worker looks for work with no signal (expired leases, other
+    /// processes' submissions).
+    let idlePoll: Duration
+    let logger: Logger
+
+    private enum Finished { case worker, drainTimeout }
+
+    func run() async throws {
+        guard concurrency > 0 else { return }
+        let processID = UUID().uuidString.prefix(8).lowercased()
+        logger.info("Worker pool started", metadata: ["workers": "\(concurrency)"])
+        let (stopped, stop) = AsyncStream<Void>.makeStream()
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Finished.self) { group in
+                for index in 0..<concurrency {
+                    group.addTask {
+                        await work(as: "\(processID)-\(index)")
+                        return .worker
+                    }
+                }
+                group.addTask {
+                    for await _ in stopped {}
+                    guard !Task.isCancelled else { return .drainTimeout }
+                    try? await Task.sleep(for: .seconds(drainTimeout))
+                    return .drainTimeout
+                }
+                var running = concurrency
+                while let finished = await group.next() {
+                    switch finished {
+                    case .worker:
+                        running -= 1
+                        if running == 0 { group.cancelAll() }
+                    case .drainTimeout:
+                        logger.warning("Drain timeout reached; handing running jobs back to the queue")
+                        group.cancelAll()
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            signal.stop()
+            stop.finish()
+        }
+        logger.info("Worker pool stopped")
+    }
+
+    private func work(as worker: String) async {
+        while !signal.isStopped && !Task.isCancelled {
+            let generation = signal.generation
+            do {
+                if let job = try await jobs.claim(worker: worker, lease: leaseDuration) {
+                    await runner.run(job, worker: worker)
+                    continue
+                }
+            } catch {
+                logger.error("Could not claim a job; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+                continue
+            }
+            await signal.wait(after: generation, timeout: idlePoll)
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NanoBananaAPI
+import Store
+
+/// `POST /v1/{model}` (sync: waits and returns the image bytes) and `POST /v2/{model}`
+/// (async: returns the request id and its URLs at once). Both go through the same queue.
+struct GenerationController: Sendable {
+    let submitter: JobSubmitter
+    let views: JobViews
+    let blobs: any BlobStore
+    let hub: CompletionHub
+    let urls: PublicURLs
+    let syncTimeout: TimeInterval
+
+    func addRoutes(v1: RouterGroup<APIRequestContext>, v2: RouterGroup<APIRequestContext>) {
+        v1.post(":model", use: runSync)
+        v2.post(":model", use: submitAsync)
+    }
+
+    @Sendable func submitAsync(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let key = try context.requireKey()
+        let model = try context.parameters.require("model")
+        let job = try await submitter.submit(model: model, request: request, key: key, expectingCompletion: false)
+        let status = urls.statusURL(job.id, request: request)
+        let body = SubmitBody(
+            requestID: job.id, status: .queued, statusURL: status, responseURL: urls.responseURL(job.id, request: request),
+            pollURL: status)
+        return .json(body)
+    }
+
+    @Sendable func runSync(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let key = try context.requireKey()
+        let model = try context.parameters.require("model")
+        let submitted = try await submitter.submit(model: model, request: request, key: key, expectingCompletion: true)
+        defer { hub.forget(submitted.id) }
+        _ = await hub.wait(for: submitted.id, timeout: .seconds(syncTimeout))
+
+        guard let job = try await views.jobs.job(id: submitted.id) else {
+            throw APIError.notFound("Request '\(submitted.id)' expired before it could be returned.")
+        }
+        switch job.status {
+        case .completed:
+            guard let output = job.output, let bytes = try await blobs.get(key: output.blobKey) else {
+                throw APIError(.internalServerError, "The image of request \(job.id) is missing from storage.")
+            }
+            var headers: HTTPFields = [:]
+            headers[.contentType] = output.format.mimeType
+            headers[HTTPField.Name("x-request-id")!] = job.id
+            headers[HTTPField.Name("x-generation-time")!] = String(format: "%.3f", output.inferenceTime)
+            if let seed = try? JSONDecoder().decode(NanoBanana2Parameters.self, from: Data(job.parameters.utf8)).seed {
+                headers[HTTPField.Name("x-seed-value")!] = String(seed)
+            }
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        case .failed:
+            throw APIError(
+                .unprocessableContent,
+                body: ErrorBody(
+                    error: job.state.error ?? "The request failed.", requestID: job.id, status: .failed,
+                    statusURL: urls.statusURL(job.id, request: request),
+                    responseURL: urls.responseURL(job.id, request: request)))
+        case .queued, .processing:
+            throw APIError(
+                .gatewayTimeout,
+                body: ErrorBody(
+                    error:
+                        "The request did not finish within \(Int(syncTimeout)) seconds. It is still \(job.status.rawValue); fetch its result from response_url.",
+                    requestID: job.id, status: job.status, statusURL: urls.statusURL(job.id, request: request),
+                    responseURL: urls.responseURL(job.id, request: request)))
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Engines
+import Foundation
+import Logging
+import NIOPosix
+import NanoBananaAPI
+import Store
+
+/// The long-lived parts of a server process, made once from its configuration: stores,
+/// engines and the signals between the API and the workers. Tests build one over a temp
+/// directory and reach into its stores.
+public struct ServerComponents: Sendable {
+    public let configuration: ServerConfiguration
+    public let database: SQLiteDatabase
+    public let jobs: any JobStore
+    public let keys: any APIKeyStore
+    public let blobs: any BlobStore
+    public let clock: any WallClock
+    let models: ModelCatalog
+    let signer: OutputURLSigner
+    let signal = WorkSignal()
+    let hub = CompletionHub()
+    /// Where CPU-heavy rendering and encoding run, away from the event loops.
+    let renderPool: NIOThreadPool
+
+    /// Opens (creating) the data directory, the database and the engine.
+    ///
+    /// - Parameters:
+    ///   - engine: an engine to use instead of the configured one (tests).
+    public init(
+        configuration: ServerConfiguration, clock: any WallClock = SystemWallClock(), engine: (any ImageEngine)? = nil
+    ) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.clock = clock
+        let directory = URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        database = try SQLiteDatabase(path: directory.appendingPathComponent("nano-banana.sqlite").path)
+        jobs = SQLiteJobStore(database: database, clock: clock)
+        keys = SQLiteAPIKeyStore(database: database, clock: clock)
+        blobs = try FileBlobStore(directory: directory.appendingPathComponent("images", isDirectory: true))
+        signer = OutputURLSigner(secret: try database.signingSecret())
+        renderPool = NIOThreadPool(numberOfThreads: max(1, configuration.workers))
+        renderPool.start()
+        let chosen: any ImageEngine
+        if let engine {
+            chosen = engine
+        } else {
+            switch configuration.engine {
+            case .preview:
+                chosen = try PreviewEngine(
+                    configuration: .init(
+                        blockedWords: configuration.blockedWords, latency: .seconds(configuration.previewLatency)),
+                    threadPool: renderPool)
+            case .null:
+                chosen = try NullEngine()
+            }
+        }
+        models = ModelCatalog([NanoBanana2Parameters.modelSlug: chosen])
+    }
+
+    /// The engine serving `nano-banana-2`.
+    public var engineName: String { models.engine(for: NanoBanana2Parameters.modelSlug)?.name ?? "none" }
+}
+
+extension ServerComponents {
+    /// Waits until the job is COMPLETED or FAILED in this process, or `timeout` passes, and
+    /// returns it as stored. Race-free: interest is registered before the store is read, so
+    /// a finish in between is not missed.
+    public func waitUntilFinished(jobID: String, timeout: Duration) async throws -> JobRecord? {
+        hub.expect(jobID)
+        defer { hub.forget(jobID) }
+        if let job = try await jobs.job(id: jobID), job.status.isTerminal { return job }
+        _ = await hub.wait(for: jobID, timeout: timeout)
+        return try await jobs.job(id: jobID)
+    }
+}

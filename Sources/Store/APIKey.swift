@@ -1,0 +1,67 @@
+import Crypto
+import Foundation
+
+/// An API key as stored: never the secret itself, only its SHA-256.
+public struct APIKey: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    /// The first characters of the secret, to recognise a key in a list.
+    public var prefix: String
+    public var createdAt: Date
+    public var revokedAt: Date?
+
+    public var isRevoked: Bool { revokedAt != nil }
+}
+
+/// A freshly created key: the record, and the secret shown to its owner exactly once.
+public struct CreatedAPIKey: Sendable {
+    public var key: APIKey
+    public var secret: String
+}
+
+/// Making and hashing key secrets.
+public enum APIKeySecret {
+    /// A new secret: `nb_` and 43 characters of base64url from 32 random bytes.
+    public static func generate() -> String {
+        let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
+        return "nb_" + base64URL(bytes)
+    }
+
+    /// The stored form of a secret: lowercase hex of its SHA-256.
+    public static func hash(_ secret: String) -> String {
+        SHA256.hash(data: Array(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func base64URL(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}
+
+/// Why a key operation was refused.
+public enum APIKeyError: Error, Sendable, Equatable, CustomStringConvertible {
+    case notFound(String)
+    case ambiguous(String)
+    case invalidName(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let reference): "No API key with id or name '\(reference)'."
+        case .ambiguous(let name): "Several keys are named '\(name)': revoke by id instead."
+        case .invalidName(let name): "Invalid key name '\(name)': use 1 to 64 printable characters."
+        }
+    }
+}
+
+/// Where API keys live.
+public protocol APIKeyStore: Sendable {
+    func create(name: String) async throws -> CreatedAPIKey
+    func list() async throws -> [APIKey]
+    /// Revokes by id, or by name when exactly one key has it.
+    func revoke(_ reference: String) async throws -> APIKey
+    /// The key a secret belongs to, revoked or not; `nil` when no key has it.
+    func authenticate(secret: String) async throws -> APIKey?
+    func count() async throws -> Int
+}

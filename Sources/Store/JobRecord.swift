@@ -1,0 +1,73 @@
+import Foundation
+import NanoBananaAPI
+
+/// A job as the API submits it.
+public struct NewJob: Sendable {
+    public var id: String
+    public var keyID: String
+    public var model: String
+    /// The validated parameters as JSON, handed to the engine unchanged.
+    public var parameters: String
+    public var maxAttempts: Int
+
+    public init(id: String, keyID: String, model: String, parameters: String, maxAttempts: Int) {
+        self.id = id
+        self.keyID = keyID
+        self.model = model
+        self.parameters = parameters
+        self.maxAttempts = maxAttempts
+    }
+}
+
+/// What a worker hands back for a finished job.
+public struct JobOutput: Sendable, Equatable {
+    /// The key of the image in the ``BlobStore``.
+    public var blobKey: String
+    public var format: OutputFormat
+    public var width: Int
+    public var height: Int
+    public var text: String?
+    public var engine: String
+    /// Seconds the engine spent.
+    public var inferenceTime: Double
+
+    public init(
+        blobKey: String, format: OutputFormat, width: Int, height: Int, text: String?, engine: String,
+        inferenceTime: Double
+    ) {
+        self.blobKey = blobKey
+        self.format = format
+        self.width = width
+        self.height = height
+        self.text = text
+        self.engine = engine
+        self.inferenceTime = inferenceTime
+    }
+}
+
+/// A stored job: its submission, lifecycle state, timestamps and (once COMPLETED) output.
+public struct JobRecord: Sendable, Equatable {
+    /// Position in the queue: lower is older.
+    public var sequence: Int64
+    public var id: String
+    public var keyID: String
+    public var model: String
+    public var parameters: String
+    public var state: JobState
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var completedAt: Date?
+    public var output: JobOutput?
+
+    public var status: JobStatus { state.status }
+
+    /// Seconds spent waiting for a worker (until now while still QUEUED).
+    public func queueTime(now: Date) -> Double {
+        (startedAt ?? (status == .queued ? now : completedAt ?? now)).timeIntervalSince(createdAt)
+    }
+
+    /// Seconds from submit to the end (until now while unfinished).
+    public func totalTime(now: Date) -> Double {
+        (completedAt ?? now).timeIntervalSince(createdAt)
+    }
+}

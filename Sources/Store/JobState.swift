@@ -1,0 +1,106 @@
+import Foundation
+import NanoBananaAPI
+
+/// The lifecycle of one job as a value-type state machine: events in, a new state or a
+/// refusal out. The stores load a job's state, apply an event and write the result in one
+/// transaction, so every store obeys the same rules.
+public struct JobState: Sendable, Equatable {
+    public var status: JobStatus
+    /// How many times a worker has claimed the job.
+    public var attempts: Int
+    /// Claims allowed before a job whose workers keep dying is failed.
+    public var maxAttempts: Int
+    public var workerID: String?
+    public var leaseExpiresAt: Date?
+    public var error: String?
+
+    public init(
+        status: JobStatus = .queued, attempts: Int = 0, maxAttempts: Int, workerID: String? = nil,
+        leaseExpiresAt: Date? = nil, error: String? = nil
+    ) {
+        self.status = status
+        self.attempts = attempts
+        self.maxAttempts = maxAttempts
+        self.workerID = workerID
+        self.leaseExpiresAt = leaseExpiresAt
+        self.error = error
+    }
+
+    public enum Event: Sendable, Equatable {
+        /// A worker takes the job until `leaseUntil`.
+        case claim(worker: String, leaseUntil: Date)
+        /// The worker holding the job extends its lease.
+        case renew(worker: String, leaseUntil: Date)
+        /// The worker holding the job finished it.
+        case complete(worker: String)
+        /// The worker holding the job gives up on it for good.
+        case fail(worker: String, error: String)
+        /// The worker holding the job hands it back unfinished (graceful shutdown): no
+        /// attempt is counted against it.
+        case release(worker: String)
+        /// The lease ran out at `now`: the worker is presumed dead.
+        case leaseExpired(now: Date)
+    }
+
+    public enum Refusal: Error, Sendable, Equatable {
+        /// The event does not apply in the current status.
+        case invalidTransition(from: JobStatus)
+        /// Another worker holds the job (or nobody does).
+        case notLeaseHolder
+        /// The lease has not run out yet.
+        case leaseStillValid
+    }
+
+    /// The message a job gets when its workers died too often.
+    public static func workerLostError(attempts: Int) -> String {
+        "The job was abandoned: its worker stopped responding \(attempts) times."
+    }
+
+    /// Applies `event`, or explains why it does not apply (the state is then unchanged).
+    public mutating func apply(_ event: Event) throws(Refusal) {
+        switch event {
+        case .claim(let worker, let leaseUntil):
+            guard status == .queued else { throw .invalidTransition(from: status) }
+            status = .processing
+            attempts += 1
+            workerID = worker
+            leaseExpiresAt = leaseUntil
+        case .renew(let worker, let leaseUntil):
+            try requireHolder(worker)
+            leaseExpiresAt = leaseUntil
+        case .complete(let worker):
+            try requireHolder(worker)
+            status = .completed
+            workerID = nil
+            leaseExpiresAt = nil
+        case .fail(let worker, let message):
+            try requireHolder(worker)
+            status = .failed
+            error = message
+            workerID = nil
+            leaseExpiresAt = nil
+        case .release(let worker):
+            try requireHolder(worker)
+            status = .queued
+            attempts = max(0, attempts - 1)
+            workerID = nil
+            leaseExpiresAt = nil
+        case .leaseExpired(let now):
+            guard status == .processing else { throw .invalidTransition(from: status) }
+            guard let lease = leaseExpiresAt, lease <= now else { throw .leaseStillValid }
+            workerID = nil
+            leaseExpiresAt = nil
+            if attempts >= maxAttempts {
+                status = .failed
+                error = Self.workerLostError(attempts: attempts)
+            } else {
+                status = .queued
+            }
+        }
+    }
+
+    private func requireHolder(_ worker: String) throws(Refusal) {
+        guard status == .processing else { throw .invalidTransition(from: status) }
+        guard workerID == worker else { throw .notLeaseHolder }
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import NanoBananaAPI
+
+/// The durable queue and record of jobs. Every transition goes through ``JobState`` so
+/// that all implementations obey the same lifecycle.
+///
+/// Methods that act for a worker return `false` (rather than throwing) when the worker no
+/// longer holds the job: its lease ran out and someone else may have it.
+public protocol JobStore: Sendable {
+    /// Stores a new QUEUED job.
+    func enqueue(_ job: NewJob) async throws -> JobRecord
+
+    /// Takes the oldest runnable job for `worker` until `now + lease`. Jobs whose lease ran
+    /// out are returned to the queue (or failed, past their attempts) first.
+    func claim(worker: String, lease: TimeInterval) async throws -> JobRecord?
+
+    /// Extends the lease of a job the worker holds.
+    func renewLease(jobID: String, worker: String, lease: TimeInterval) async throws -> Bool
+
+    /// Records the output of a job the worker holds: COMPLETED.
+    func complete(jobID: String, worker: String, output: JobOutput) async throws -> Bool
+
+    /// Fails a job the worker holds, with a sentence for the client.
+    func fail(jobID: String, worker: String, error: String) async throws -> Bool
+
+    /// Hands a held job back to the queue without counting the attempt (graceful shutdown).
+    func release(jobID: String, worker: String) async throws -> Bool
+
+    /// Ends every lease at once, so the jobs are claimed again. For a single-node store at
+    /// start-up, when any PROCESSING job belonged to a process that is gone.
+    func expireAllLeases() async throws -> Int
+
+    /// One job, whoever owns it; ownership is checked by the caller.
+    func job(id: String) async throws -> JobRecord?
+
+    /// 1 for the next job to be claimed; `nil` when the job is not QUEUED.
+    func queuePosition(of job: JobRecord) async throws -> Int?
+
+    /// Deletes finished jobs completed before `cutoff` and returns them, so their blobs can
+    /// be deleted too.
+    func deleteFinished(before cutoff: Date, limit: Int) async throws -> [JobRecord]
+
+    /// How many jobs are in each status.
+    func counts() async throws -> [JobStatus: Int]
+}

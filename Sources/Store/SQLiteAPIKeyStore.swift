@@ -1,0 +1,77 @@
+import Foundation
+import GRDB
+
+/// API keys in the embedded database.
+public final class SQLiteAPIKeyStore: APIKeyStore {
+    private let pool: DatabasePool
+    private let clock: any WallClock
+
+    public init(database: SQLiteDatabase, clock: any WallClock = SystemWallClock()) {
+        self.pool = database.pool
+        self.clock = clock
+    }
+
+    public func create(name: String) async throws -> CreatedAPIKey {
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...64).contains(trimmed.count), !trimmed.contains(where: { $0.isNewline }) else {
+            throw APIKeyError.invalidName(name)
+        }
+        let secret = APIKeySecret.generate()
+        let key = APIKey(
+            id: "key_" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16)).lowercased(),
+            name: trimmed, prefix: String(secret.prefix(10)), createdAt: clock.now())
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO api_keys (id, name, key_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [key.id, key.name, APIKeySecret.hash(secret), key.prefix, key.createdAt.timeIntervalSince1970])
+        }
+        return CreatedAPIKey(key: key, secret: secret)
+    }
+
+    public func list() async throws -> [APIKey] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM api_keys ORDER BY created_at").map(APIKey.init(row:))
+        }
+    }
+
+    public func revoke(_ reference: String) async throws -> APIKey {
+        let now = clock.now()
+        return try await pool.write { db in
+            var matches = try Row.fetchAll(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [reference])
+            if matches.isEmpty {
+                matches = try Row.fetchAll(db, sql: "SELECT * FROM api_keys WHERE name = ?", arguments: [reference])
+            }
+            guard matches.count <= 1 else { throw APIKeyError.ambiguous(reference) }
+            guard var key = matches.first.map(APIKey.init(row:)) else { throw APIKeyError.notFound(reference) }
+            if key.revokedAt == nil {
+                key.revokedAt = now
+                try db.execute(
+                    sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?",
+                    arguments: [now.timeIntervalSince1970, key.id])
+            }
+            return key
+        }
+    }
+
+    public func authenticate(secret: String) async throws -> APIKey? {
+        let hash = APIKeySecret.hash(secret)
+        return try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE key_hash = ?", arguments: [hash])
+                .map(APIKey.init(row:))
+        }
+    }
+
+    public func count() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM api_keys") ?? 0 }
+    }
+}
+
+extension APIKey {
+    init(row: Row) {
+        let revoked: Double? = row["revoked_at"]
+        self.init(
+            id: row["id"], name: row["name"], prefix: row["prefix"],
+            createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            revokedAt: revoked.map(Date.init(timeIntervalSince1970:)))
+    }
+}

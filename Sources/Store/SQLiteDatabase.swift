@@ -1,0 +1,72 @@
+import Foundation
+import GRDB
+
+/// The embedded database: one SQLite file in WAL mode, shared by the job store and the key
+/// store, and safe to open from several processes at once (the server and `keys create`).
+public final class SQLiteDatabase: Sendable {
+    public let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // WAL with NORMAL sync survives a process crash (kill -9) without losing a
+            // committed transaction; only an OS crash may lose the last few.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        self.path = path
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE jobs (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        id TEXT NOT NULL UNIQUE,
+                        key_id TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        parameters TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        max_attempts INTEGER NOT NULL,
+                        worker_id TEXT,
+                        lease_expires_at REAL,
+                        error TEXT,
+                        created_at REAL NOT NULL,
+                        started_at REAL,
+                        completed_at REAL,
+                        blob_key TEXT,
+                        output_format TEXT,
+                        width INTEGER,
+                        height INTEGER,
+                        text TEXT,
+                        engine TEXT,
+                        inference_time REAL
+                    );
+                    CREATE INDEX jobs_by_status ON jobs(status, seq);
+                    CREATE INDEX jobs_by_lease ON jobs(lease_expires_at) WHERE status = 'PROCESSING';
+                    CREATE INDEX jobs_by_completion ON jobs(completed_at) WHERE completed_at IS NOT NULL;
+                    CREATE TABLE api_keys (
+                        id TEXT PRIMARY KEY,
+                        name TEXT NOT NULL,
+                        key_hash TEXT NOT NULL UNIQUE,
+                        prefix TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        revoked_at REAL
+                    );
+                    CREATE TABLE settings (
+                        name TEXT PRIMARY KEY,
+                        value BLOB NOT NULL
+                    );
+                    """
+            )
+        }
+        return migrator
+    }
+}

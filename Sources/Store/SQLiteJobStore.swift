@@ -1,0 +1,196 @@
+import Foundation
+import GRDB
+import NanoBananaAPI
+
+/// The embedded ``JobStore``: jobs in SQLite. Each transition is one write transaction that
+/// loads the job's ``JobState``, applies the event and writes it back.
+public final class SQLiteJobStore: JobStore {
+    private let pool: DatabasePool
+    private let clock: any WallClock
+
+    public init(database: SQLiteDatabase, clock: any WallClock = SystemWallClock()) {
+        self.pool = database.pool
+        self.clock = clock
+    }
+
+    public func enqueue(_ job: NewJob) async throws -> JobRecord {
+        let now = clock.now()
+        return try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO jobs (id, key_id, model, parameters, status, max_attempts, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    job.id, job.keyID, job.model, job.parameters, JobStatus.queued.rawValue, job.maxAttempts,
+                    now.timeIntervalSince1970,
+                ]
+            )
+            return JobRecord(
+                sequence: db.lastInsertedRowID, id: job.id, keyID: job.keyID, model: job.model,
+                parameters: job.parameters, state: JobState(maxAttempts: job.maxAttempts), createdAt: now)
+        }
+    }
+
+    public func claim(worker: String, lease: TimeInterval) async throws -> JobRecord? {
+        let now = clock.now()
+        return try await pool.write { db in
+            try Self.expireLeases(db, now: now)
+            guard
+                var job = try Row.fetchOne(
+                    db, sql: "SELECT * FROM jobs WHERE status = 'QUEUED' ORDER BY seq LIMIT 1"
+                ).map(JobRecord.init(row:))
+            else { return nil }
+            try job.state.apply(.claim(worker: worker, leaseUntil: now.addingTimeInterval(lease)))
+            job.startedAt = now
+            try Self.writeState(db, job: job, startedAt: now)
+            return job
+        }
+    }
+
+    public func renewLease(jobID: String, worker: String, lease: TimeInterval) async throws -> Bool {
+        let until = clock.now().addingTimeInterval(lease)
+        return try await transition(jobID: jobID, event: .renew(worker: worker, leaseUntil: until))
+    }
+
+    public func complete(jobID: String, worker: String, output: JobOutput) async throws -> Bool {
+        let now = clock.now()
+        return try await pool.write { db in
+            guard var job = try Self.fetch(db, id: jobID) else { return false }
+            do { try job.state.apply(.complete(worker: worker)) } catch { return false }
+            try Self.writeState(db, job: job, completedAt: now)
+            try db.execute(
+                sql: """
+                    UPDATE jobs SET blob_key = ?, output_format = ?, width = ?, height = ?, text = ?, engine = ?,
+                    inference_time = ? WHERE id = ?
+                    """,
+                arguments: [
+                    output.blobKey, output.format.rawValue, output.width, output.height, output.text, output.engine,
+                    output.inferenceTime, jobID,
+                ])
+            return true
+        }
+    }
+
+    public func fail(jobID: String, worker: String, error: String) async throws -> Bool {
+        try await transition(jobID: jobID, event: .fail(worker: worker, error: error), completes: true)
+    }
+
+    public func release(jobID: String, worker: String) async throws -> Bool {
+        try await transition(jobID: jobID, event: .release(worker: worker))
+    }
+
+    public func expireAllLeases() async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE jobs SET lease_expires_at = 0 WHERE status = 'PROCESSING'")
+            return db.changesCount
+        }
+    }
+
+    public func job(id: String) async throws -> JobRecord? {
+        try await pool.read { db in try Self.fetch(db, id: id) }
+    }
+
+    public func queuePosition(of job: JobRecord) async throws -> Int? {
+        guard job.status == .queued else { return nil }
+        return try await pool.read { db in
+            let ahead =
+                try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM jobs WHERE status = 'QUEUED' AND seq < ?",
+                    arguments: [job.sequence]) ?? 0
+            return ahead + 1
+        }
+    }
+
+    public func deleteFinished(before cutoff: Date, limit: Int) async throws -> [JobRecord] {
+        try await pool.write { db in
+            let jobs = try Row.fetchAll(
+                db, sql: "SELECT * FROM jobs WHERE completed_at IS NOT NULL AND completed_at < ? ORDER BY completed_at LIMIT ?",
+                arguments: [cutoff.timeIntervalSince1970, limit]
+            ).map(JobRecord.init(row:))
+            for job in jobs {
+                try db.execute(sql: "DELETE FROM jobs WHERE id = ?", arguments: [job.id])
+            }
+            return jobs
+        }
+    }
+
+    public func counts() async throws -> [JobStatus: Int] {
+        try await pool.read { db in
+            var counts: [JobStatus: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM jobs GROUP BY status") {
+                if let status = JobStatus(rawValue: row["status"]) { counts[status] = row["n"] }
+            }
+            return counts
+        }
+    }
+
+    // MARK: - Transitions
+
+    private func transition(jobID: String, event: JobState.Event, completes: Bool = false) async throws -> Bool {
+        let now = clock.now()
+        return try await pool.write { db in
+            guard var job = try Self.fetch(db, id: jobID) else { return false }
+            do { try job.state.apply(event) } catch { return false }
+            try Self.writeState(db, job: job, completedAt: completes ? now : nil)
+            return true
+        }
+    }
+
+    /// Returns every job whose lease ran out to the queue, or fails it past its attempts.
+    private static func expireLeases(_ db: Database, now: Date) throws {
+        let expired = try Row.fetchAll(
+            db, sql: "SELECT * FROM jobs WHERE status = 'PROCESSING' AND lease_expires_at <= ?",
+            arguments: [now.timeIntervalSince1970]
+        ).map(JobRecord.init(row:))
+        for var job in expired {
+            try job.state.apply(.leaseExpired(now: now))
+            try writeState(db, job: job, completedAt: job.status == .failed ? now : nil)
+        }
+    }
+
+    private static func fetch(_ db: Database, id: String) throws -> JobRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(JobRecord.init(row:))
+    }
+
+    private static func writeState(_ db: Database, job: JobRecord, startedAt: Date? = nil, completedAt: Date? = nil)
+        throws
+    {
+        let state = job.state
+        try db.execute(
+            sql: """
+                UPDATE jobs SET status = ?, attempts = ?, worker_id = ?, lease_expires_at = ?, error = ?,
+                started_at = COALESCE(?, started_at), completed_at = COALESCE(?, completed_at) WHERE id = ?
+                """,
+            arguments: [
+                state.status.rawValue, state.attempts, state.workerID, state.leaseExpiresAt?.timeIntervalSince1970,
+                state.error, startedAt?.timeIntervalSince1970, completedAt?.timeIntervalSince1970, job.id,
+            ])
+    }
+}
+
+extension JobRecord {
+    init(row: Row) {
+        let status = JobStatus(rawValue: row["status"]) ?? .failed
+        let lease: Double? = row["lease_expires_at"]
+        let state = JobState(
+            status: status, attempts: row["attempts"], maxAttempts: row["max_attempts"], workerID: row["worker_id"],
+            leaseExpiresAt: lease.map(Date.init(timeIntervalSince1970:)), error: row["error"])
+        let started: Double? = row["started_at"]
+        let completed: Double? = row["completed_at"]
+        var output: JobOutput?
+        if status == .completed, let blobKey: String = row["blob_key"],
+            let format = OutputFormat(rawValue: row["output_format"] ?? "")
+        {
+            output = JobOutput(
+                blobKey: blobKey, format: format, width: row["width"] ?? 0, height: row["height"] ?? 0,
+                text: row["text"], engine: row["engine"] ?? "unknown", inferenceTime: row["inference_time"] ?? 0)
+        }
+        self.init(
+            sequence: row["seq"], id: row["id"], keyID: row["key_id"], model: row["model"],
+            parameters: row["parameters"], state: state,
+            createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            startedAt: started.map(Date.init(timeIntervalSince1970:)),
+            completedAt: completed.map(Date.init(timeIntervalSince1970:)), output: output)
+    }
+}

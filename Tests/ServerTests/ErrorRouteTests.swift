@@ -1,0 +1,115 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import NanoBananaAPI
+import Store
+import Testing
+
+@testable import Server
+
+@Suite("Errors: every one is JSON with the seed's status code")
+struct ErrorRouteTests {
+    @Test("a missing, unknown or revoked key is 401", arguments: ["/v1/nano-banana-2", "/v2/nano-banana-2"])
+    func unauthorized(path: String) async throws {
+        try await TestServer.run { server, client in
+            let missing = try await client.post(path, json: #"{"prompt":"x"}"#, key: nil)
+            #expect(missing.status == .unauthorized)
+            #expect(missing.errorMessage?.contains("x-api-key") == true)
+            #expect(try await client.post(path, json: #"{"prompt":"x"}"#, key: "nb_wrong").status == .unauthorized)
+
+            let revoked = try await server.components.keys.create(name: "soon-revoked")
+            _ = try await server.components.keys.revoke(revoked.key.id)
+            let response = try await client.post(path, json: #"{"prompt":"x"}"#, key: revoked.secret)
+            #expect(response.status == .unauthorized)
+            #expect(response.errorMessage?.contains("revoked") == true)
+            #expect(try await client.get("/v2/requests/x/status", key: nil).status == .unauthorized)
+        }
+    }
+
+    @Test(
+        "bad parameters are 400 naming the field",
+        arguments: [
+            (#"{"prompt":"x","aspect_ratio":"7:3"}"#, "aspect_ratio"),
+            (#"{"prompt":"x","output_format":"webp"}"#, "output_format"),
+            (#"{"prompt":"x","output_resolution":"8K"}"#, "output_resolution"),
+            (#"{"prompt":"x","thinking_level":"medium"}"#, "thinking_level"),
+            (#"{"prompt":"x","response_modalities":"TEXT"}"#, "response_modalities"),
+            (#"{"prompt":"x","safety_tolerance":0}"#, "safety_tolerance"),
+            (#"{"prompt":"x","safety_tolerance":"4"}"#, "safety_tolerance"),
+            (#"{"prompt":"x","seed":"abc"}"#, "seed"),
+            (#"{"prompt":"x","seed":1.5}"#, "seed"),
+            (#"{"prompt":"x","web_search":"yes"}"#, "web_search"),
+            (#"{"prompt":"x","image_urls":"http://a.example/x.png"}"#, "image_urls"),
+            (#"{"prompt":"x","image_urls":[1]}"#, "image_urls[0]"),
+            (#"{"prompt":"x","image_urls":["ftp://a.example/x.png"]}"#, "image_urls[0]"),
+            (#"{"prompt":"x","image_urls":["data:image/png;base64,!!!!"]}"#, "image_urls[0]"),
+            (#"{"prompt":"x","image_urls":["data:text/plain;base64,aGk="]}"#, "image_urls[0]"),
+            (#"{"prompt":"x","colour":"red"}"#, "colour"),
+            (#"{"prompt":""}"#, "prompt"),
+            (#"{"prompt":"   "}"#, "prompt"),
+            (#"{"prompt":7}"#, "prompt"),
+            (#"{"seed":7}"#, "prompt"),
+        ])
+    func badParameter(json: String, field: String) async throws {
+        try await TestServer.run { server, client in
+            for path in ["/v1/nano-banana-2", "/v2/nano-banana-2"] {
+                let response = try await client.post(path, json: json, key: server.key)
+                #expect(response.status == .badRequest)
+                #expect(response.errorMessage?.contains("'\(field)'") == true, "\(response.errorMessage ?? "no error")")
+            }
+        }
+    }
+
+    @Test("too many reference images is 400")
+    func tooManyReferences() async throws {
+        try await TestServer.run { server, client in
+            let urls = (0..<15).map { "\"https://img.example.com/\($0).png\"" }.joined(separator: ",")
+            let response = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x","image_urls":[\#(urls)]}"#, key: server.key)
+            #expect(response.status == .badRequest)
+            #expect(response.errorMessage?.contains("at most 14") == true)
+        }
+    }
+
+    @Test("malformed JSON and non-object bodies are 400", arguments: ["{bad", "", "[1,2]", "\"prompt\"", "null"])
+    func malformed(body: String) async throws {
+        try await TestServer.run { server, client in
+            let response = try await client.post("/v2/nano-banana-2", json: body, key: server.key)
+            #expect(response.status == .badRequest)
+            #expect(response.errorMessage != nil)
+        }
+    }
+
+    @Test("a body over the limit is 413 with a JSON error")
+    func tooLarge() async throws {
+        try await TestServer.run(configure: { $0.maxBodyBytes = 2048 }) { server, client in
+            let prompt = String(repeating: "a", count: 4096)
+            let response = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"\#(prompt)"}"#, key: server.key)
+            #expect(response.status == .contentTooLarge)
+            #expect(response.errorMessage?.contains("2048") == true)
+        }
+    }
+
+    @Test("an unknown model is 404 on v1 and v2; an unknown route is a JSON 404")
+    func unknownModelAndRoute() async throws {
+        try await TestServer.run { server, client in
+            for path in ["/v1/flux-9", "/v2/flux-9"] {
+                let response = try await client.post(path, json: #"{"prompt":"x"}"#, key: server.key)
+                #expect(response.status == .notFound)
+                #expect(response.errorMessage?.contains("flux-9") == true)
+            }
+            let route = try await client.get("/v3/anything", key: server.key)
+            #expect(route.status == .notFound)
+            #expect(route.headers[.contentType] == "application/json")
+            #expect(route.errorMessage?.contains("/v3/anything") == true)
+        }
+    }
+
+    @Test("healthz answers without a key")
+    func health() async throws {
+        try await TestServer.run { _, client in
+            let response = try await client.get("/healthz", key: nil)
+            #expect(response.status == .ok)
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import NanoBananaAPI
+import Testing
+
+@testable import Store
+
+/// A store under test with its clock; one entry per ``JobStore`` implementation.
+struct StoreFixture: Sendable, CustomTestStringConvertible {
+    let name: String
+    let make: @Sendable (ManualWallClock) throws -> any JobStore
+
+    var testDescription: String { name }
+
+    static let all: [StoreFixture] = [
+        StoreFixture(name: "SQLite") { clock in
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("nb-store-\(UUID().uuidString).sqlite").path
+            return SQLiteJobStore(database: try SQLiteDatabase(path: path), clock: clock)
+        }
+    ]
+}
+
+func newJob(_ id: String = UUID().uuidString, key: String = "key_a", maxAttempts: Int = 3) -> NewJob {
+    NewJob(id: id, keyID: key, model: "nano-banana-2", parameters: #"{"prompt":"x"}"#, maxAttempts: maxAttempts)
+}
+
+let sampleOutput = JobOutput(
+    blobKey: "j.jpg", format: .jpg, width: 1024, height: 1024, text: "hi", engine: "preview", inferenceTime: 0.5)
+
+@Suite("JobStore contract, for every store")
+struct JobStoreSuite {
+    @Test("jobs are claimed oldest first, each by one worker", arguments: StoreFixture.all)
+    func fifoClaims(fixture: StoreFixture) async throws {
+        let store = try fixture.make(ManualWallClock())
+        for id in ["a", "b", "c"] { _ = try await store.enqueue(newJob(id)) }
+        let first = try await store.claim(worker: "w1", lease: 30)
+        let second = try await store.claim(worker: "w2", lease: 30)
+        #expect(first?.id == "a")
+        #expect(second?.id == "b")
+        #expect(first?.status == .processing)
+        #expect(try await store.claim(worker: "w3", lease: 30)?.id == "c")
+        #expect(try await store.claim(worker: "w4", lease: 30) == nil)
+    }
+
+    @Test("queue position counts the QUEUED jobs ahead", arguments: StoreFixture.all)
+    func queuePosition(fixture: StoreFixture) async throws {
+        let store = try fixture.make(ManualWallClock())
+        var jobs: [JobRecord] = []
+        for id in ["a", "b", "c"] { jobs.append(try await store.enqueue(newJob(id))) }
+        #expect(try await store.queuePosition(of: jobs[2]) == 3)
+        _ = try await store.claim(worker: "w", lease: 30)
+        #expect(try await store.queuePosition(of: jobs[2]) == 2)
+        let claimed = try #require(try await store.job(id: "a"))
+        #expect(try await store.queuePosition(of: claimed) == nil)
+    }
+
+    @Test("complete stores the output once, only for the lease holder", arguments: StoreFixture.all)
+    func complete(fixture: StoreFixture) async throws {
+        let clock = ManualWallClock()
+        let store = try fixture.make(clock)
+        _ = try await store.enqueue(newJob("a"))
+        _ = try await store.claim(worker: "w1", lease: 30)
+        #expect(try await !store.complete(jobID: "a", worker: "intruder", output: sampleOutput))
+        clock.advance(by: 2)
+        #expect(try await store.complete(jobID: "a", worker: "w1", output: sampleOutput))
+        #expect(try await !store.complete(jobID: "a", worker: "w1", output: sampleOutput))
+        let job = try #require(try await store.job(id: "a"))
+        #expect(job.status == .completed)
+        #expect(job.output == sampleOutput)
+        #expect(job.completedAt == clock.now())
+        #expect(job.totalTime(now: clock.now()) == 2)
+    }
+
+    @Test("fail records the error and the completion time", arguments: StoreFixture.all)
+    func fail(fixture: StoreFixture) async throws {
+        let store = try fixture.make(ManualWallClock())
+        _ = try await store.enqueue(newJob("a"))
+        _ = try await store.claim(worker: "w1", lease: 30)
+        #expect(try await store.fail(jobID: "a", worker: "w1", error: "Content blocked: x"))
+        let job = try #require(try await store.job(id: "a"))
+        #expect(job.status == .failed)
+        #expect(job.state.error == "Content blocked: x")
+        #expect(job.completedAt != nil)
+        #expect(job.output == nil)
+    }
+
+    @Test("a dead worker's job is claimed again after its lease, then failed past its attempts", arguments: StoreFixture.all)
+    func leaseRecovery(fixture: StoreFixture) async throws {
+        let clock = ManualWallClock()
+        let store = try fixture.make(clock)
+        _ = try await store.enqueue(newJob("a", maxAttempts: 2))
+        _ = try await store.claim(worker: "dead1", lease: 10)
+        clock.advance(by: 5)
+        #expect(try await store.claim(worker: "w2", lease: 10) == nil)
+        clock.advance(by: 5)
+        let again = try #require(try await store.claim(worker: "dead2", lease: 10))
+        #expect(again.id == "a")
+        #expect(again.state.attempts == 2)
+        #expect(try await !store.complete(jobID: "a", worker: "dead1", output: sampleOutput))
+        clock.advance(by: 11)
+        #expect(try await store.claim(worker: "w3", lease: 10) == nil)
+        let job = try #require(try await store.job(id: "a"))
+        #expect(job.status == .failed)
+        #expect(job.state.error == JobState.workerLostError(attempts: 2))
+    }
+
+    @Test("renewing the lease keeps the job", arguments: StoreFixture.all)
+    func renew(fixture: StoreFixture) async throws {
+        let clock = ManualWallClock()
+        let store = try fixture.make(clock)
+        _ = try await store.enqueue(newJob("a"))
+        _ = try await store.claim(worker: "w1", lease: 10)
+        clock.advance(by: 8)
+        #expect(try await store.renewLease(jobID: "a", worker: "w1", lease: 10))
+        clock.advance(by: 8)
+        #expect(try await store.claim(worker: "w2", lease: 10) == nil)
+        #expect(try await store.complete(jobID: "a", worker: "w1", output: sampleOutput))
+    }
+
+    @Test("release and expireAllLeases put jobs back in the queue", arguments: StoreFixture.all)
+    func releaseAndRecover(fixture: StoreFixture) async throws {
+        let store = try fixture.make(ManualWallClock())
+        _ = try await store.enqueue(newJob("a"))
+        _ = try await store.enqueue(newJob("b"))
+        _ = try await store.claim(worker: "w1", lease: 60)
+        _ = try await store.claim(worker: "w1", lease: 60)
+        #expect(try await store.release(jobID: "a", worker: "w1"))
+        #expect(try await store.job(id: "a")?.status == .queued)
+        #expect(try await store.expireAllLeases() == 1)
+        let reclaimed = [try await store.claim(worker: "w2", lease: 60)?.id, try await store.claim(worker: "w2", lease: 60)?.id]
+        #expect(Set(reclaimed.compactMap { $0 }) == ["a", "b"])
+    }
+
+    @Test("finished jobs older than the cutoff are deleted and returned", arguments: StoreFixture.all)
+    func deleteFinished(fixture: StoreFixture) async throws {
+        let clock = ManualWallClock()
+        let store = try fixture.make(clock)
+        for id in ["old", "new", "waiting"] { _ = try await store.enqueue(newJob(id)) }
+        _ = try await store.claim(worker: "w", lease: 60)
+        #expect(try await store.complete(jobID: "old", worker: "w", output: sampleOutput))
+        clock.advance(by: 100)
+        _ = try await store.claim(worker: "w", lease: 60)
+        #expect(try await store.fail(jobID: "new", worker: "w", error: "x"))
+        let removed = try await store.deleteFinished(before: clock.now().addingTimeInterval(-50), limit: 10)
+        #expect(removed.map(\.id) == ["old"])
+        #expect(removed.first?.output?.blobKey == "j.jpg")
+        #expect(try await store.job(id: "old") == nil)
+        #expect(try await store.job(id: "new") != nil)
+        #expect(try await store.counts() == [.failed: 1, .queued: 1])
+    }
+
+    @Test("concurrent workers never claim the same job twice", arguments: StoreFixture.all)
+    func concurrentClaims(fixture: StoreFixture) async throws {
+        let store = try fixture.make(ManualWallClock())
+        for index in 0..<100 { _ = try await store.enqueue(newJob("job-\(index)")) }
+        let claimed = try await withThrowingTaskGroup(of: [String].self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    var mine: [String] = []
+                    while let job = try await store.claim(worker: "w\(worker)", lease: 60) { mine.append(job.id) }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(claimed.count == 100)
+        #expect(Set(claimed).count == 100)
+    }
+}

@@ -1,0 +1,147 @@
+"""Start, stop and inspect a `nano-banana serve` process for the tests.
+
+Every server binds 127.0.0.1 only, logs (stdout + stderr) to a file in its own
+temp dir, and every wait here is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = os.environ.get("NANO_BANANA_BIN") or str(REPO / ".build" / "debug" / "nano-banana")
+
+KEY_LINE = re.compile(r"^\s+(nb_\S+)$")
+
+# Every server started in this pytest process, so a failing test can show
+# their log tails (see conftest.pytest_runtest_makereport).
+STARTED: list["NanoBananaServer"] = []
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for the server: no inherited NANO_BANANA_* / Gemini
+    settings (the tests pick every option), plus `extra`."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("NANO_BANANA_") and k not in ("GEMINI_API_KEY", "SEGMIND_API_KEY")
+    }
+    env.update(extra or {})
+    return env
+
+
+class NanoBananaServer:
+    def __init__(self, name: str, data_dir: Path, args: list[str], env: dict[str, str] | None = None,
+                 port: int | None = None) -> None:
+        self.name = name
+        self.data_dir = Path(data_dir)
+        self.args = list(args)
+        self.env = clean_env(env)
+        self.port = port or free_port()
+        self.log_path = self.data_dir.parent / f"{name}.log"
+        self.proc: subprocess.Popen | None = None
+        self.key: str | None = None
+        self._log = None
+        self.starts = 0
+        STARTED.append(self)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> "NanoBananaServer":
+        if not os.path.exists(BIN):
+            raise RuntimeError(f"server binary not found at {BIN}; run `swift build --product nano-banana` "
+                               "or set NANO_BANANA_BIN")
+        self.starts += 1
+        self._log = open(self.log_path, "ab")
+        self._log.write(f"\n===== start #{self.starts} on port {self.port} =====\n".encode())
+        self._log.flush()
+        offset = self._log.tell()
+        cmd = [BIN, "serve", "--host", "127.0.0.1", "--port", str(self.port),
+               "--data-dir", str(self.data_dir), *self.args]
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=self.env)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server {self.name} exited with {self.proc.returncode}\n{self.tail()}")
+            try:
+                r = httpx.get(self.base + "/healthz", timeout=2)
+                if r.status_code == 200 and r.json().get("status") == "ok":
+                    break
+            except (httpx.HTTPError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"server {self.name} not healthy within {timeout}s\n{self.tail()}")
+            time.sleep(0.1)
+        if self.key is None:
+            self.key = self._read_key(offset)
+        return self
+
+    def _read_key(self, offset: int) -> str:
+        deadline = time.monotonic() + 10
+        while True:
+            text = self.log_path.read_bytes()[offset:].decode("utf-8", "replace")
+            for line in text.splitlines():
+                m = KEY_LINE.match(line)
+                if m:
+                    return m.group(1)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no API key line in the output of {self.name}\n{self.tail()}")
+            time.sleep(0.1)
+
+    def create_key(self, name: str) -> str:
+        out = subprocess.run([BIN, "keys", "create", "--name", name, "--data-dir", str(self.data_dir)],
+                             capture_output=True, text=True, timeout=30, env=self.env, check=True)
+        lines = [l.strip() for l in out.stdout.splitlines() if l.strip()]
+        assert lines and lines[-1].startswith("nb_"), out.stdout + out.stderr
+        return lines[-1]
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing is flushed or drained."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self._close_log()
+
+    def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL after `grace` seconds."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.proc.send_signal(signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text("utf-8", "replace")
+        except OSError:
+            return f"(no log at {self.log_path})"
+        return f"--- last {lines} lines of {self.log_path} ---\n" + "\n".join(text.splitlines()[-lines:])
