@@ -26,6 +26,11 @@ def fetch(url: str) -> httpx.Response:
     return httpx.get(url, timeout=30)
 
 
+def run_fast(client, **params) -> dict:
+    """Like client.run (submit + wait) but polling every 0.2 s instead of 1 s."""
+    return client.submit_async(MODEL, **params).wait(timeout=30, interval=0.2)
+
+
 def poll_until(fn, pred, timeout: float, interval: float = 0.2):
     deadline = time.monotonic() + timeout
     while True:
@@ -278,7 +283,7 @@ def test_results_expire_after_retention(client, raw):
 
 def test_output_url_signature_is_checked(client):
     """The output URL works without a key, but not with a tampered signature."""
-    done = client.run(MODEL, prompt="signed", **FAST)
+    done = run_fast(client, prompt="signed", **FAST)
     url = done["output"]
     assert fetch(url).status_code == 200
     assert "signature=" in url
@@ -302,9 +307,9 @@ def test_same_seed_same_bytes_other_seed_other_bytes(client):
 
 def test_response_modalities_text(client):
     """TEXT_AND_IMAGE returns a non-empty text; IMAGE returns no text key."""
-    with_text = client.run(MODEL, prompt="hello", response_modalities="TEXT_AND_IMAGE", **FAST)
+    with_text = run_fast(client, prompt="hello", response_modalities="TEXT_AND_IMAGE", **FAST)
     assert isinstance(with_text.get("text"), str) and with_text["text"].strip()
-    image_only = client.run(MODEL, prompt="hello", response_modalities="IMAGE", **FAST)
+    image_only = run_fast(client, prompt="hello", response_modalities="IMAGE", **FAST)
     assert "text" not in image_only
     assert image_only["status"] == "COMPLETED"
 
@@ -327,7 +332,7 @@ def test_data_url_reference_with_auto_ratio(client):
     """A data: URL reference with aspect_ratio auto completes, using the
     reference's ratio (a 9:16 image gives 9:16 output)."""
     ref = data_url(make_png(90, 160))
-    done = client.run(MODEL, prompt="restyle this", image_urls=[ref], aspect_ratio="auto", **FAST)
+    done = run_fast(client, prompt="restyle this", image_urls=[ref], aspect_ratio="auto", **FAST)
     assert done["status"] == "COMPLETED"
     img = fetch(done["output"]).content
     assert image_size(img) == (done["width"], done["height"])
@@ -345,10 +350,6 @@ def test_corrupt_reference_image_fails_cleanly(client, server):
     assert client.run_sync(MODEL, prompt="still alive", **FAST).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: Request.collectBody(upTo:) throws NIOTooManyBytesError, which "
-    "JSONErrorMiddleware does not map, so an over-limit body is answered 500, not 413. "
-    "Remove this marker when fixed (strict: an XPASS fails the run)."))
 def test_body_too_large_is_413(client, server):
     """A 3 MB body over the 2 MB limit: SegmindError 413 with a JSON error."""
     big = "x" * 3_000_000

@@ -14,7 +14,8 @@ struct BlockList {
         for term in terms {
             let needle = Array(term)
             guard needle.count <= haystack.count else { continue }
-            for start in 0...(haystack.count - needle.count) where haystack[start..<start + needle.count].elementsEqual(needle) {
+            for start in 0...(haystack.count - needle.count)
+            where haystack[start..<start + needle.count].elementsEqual(needle) {
                 let before = start == 0 ? nil : haystack[start - 1]
                 let afterIndex = start + needle.count
                 let after = afterIndex < haystack.count ? haystack[afterIndex] : nil

@@ -62,7 +62,8 @@ public struct PreviewEngine: ImageEngine {
             let size =
                 parameters.fixedDimensions
                 ?? ImageDimensions.forRatio(
-                    references.first.map { ImageDimensions.nearestRatio(width: $0.width, height: $0.height) } ?? .square,
+                    references.first.map { ImageDimensions.nearestRatio(width: $0.width, height: $0.height) }
+                        ?? .square,
                     resolution: parameters.outputResolution)
             let canvas = PreviewArtwork.render(
                 prompt: parameters.prompt, seed: parameters.seed, width: size.width, height: size.height,

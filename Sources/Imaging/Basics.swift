@@ -53,7 +53,8 @@ public enum ImageFormat: String, Sendable {
             return .png
         }
         if head.count >= 12, head[0..<4].elementsEqual(Array("RIFF".utf8)),
-           head[8..<12].elementsEqual(Array("WEBP".utf8)) {
+            head[8..<12].elementsEqual(Array("WEBP".utf8))
+        {
             return .webp
         }
         return nil

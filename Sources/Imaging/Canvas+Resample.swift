@@ -23,12 +23,15 @@ extension Canvas {
         guard width > 0, height > 0, w > 0, h > 0 else { return Canvas(width: max(0, w), height: max(0, h)) }
         let s = max(Double(w) / Double(width), Double(h) / Double(height))
         let sw = Double(w) / s, sh = Double(h) / s
-        return resample(srcX: (Double(width) - sw) / 2, srcY: (Double(height) - sh) / 2,
-                        srcW: sw, srcH: sh, dstW: w, dstH: h)
+        return resample(
+            srcX: (Double(width) - sw) / 2, srcY: (Double(height) - sh) / 2,
+            srcW: sw, srcH: sh, dstW: w, dstH: h)
     }
 
-    private func resample(srcX: Double, srcY: Double, srcW: Double, srcH: Double,
-                          dstW: Int, dstH: Int) -> Canvas {
+    private func resample(
+        srcX: Double, srcY: Double, srcW: Double, srcH: Double,
+        dstW: Int, dstH: Int
+    ) -> Canvas {
         guard dstW > 0, dstH > 0 else { return Canvas(width: max(0, dstW), height: max(0, dstH)) }
         guard width > 0, height > 0 else { return Canvas(width: dstW, height: dstH) }
         let wx = FilterWeights(srcSize: width, origin: srcX, span: srcW, dstSize: dstW)

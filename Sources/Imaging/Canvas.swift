@@ -30,8 +30,9 @@ public struct Canvas: Sendable, Equatable {
 
     /// Wraps existing RGBA bytes; `pixels.count` must equal `width * height * 4`.
     public init(width: Int, height: Int, pixels: [UInt8]) {
-        precondition(width >= 0 && height >= 0 && pixels.count == width * height * 4,
-                     "pixel buffer does not match \(width)x\(height)")
+        precondition(
+            width >= 0 && height >= 0 && pixels.count == width * height * 4,
+            "pixel buffer does not match \(width)x\(height)")
         self.width = width
         self.height = height
         self.pixels = pixels
@@ -92,8 +93,9 @@ public struct Canvas: Sendable, Equatable {
                     for col in x0..<x1 {
                         let sp = s + ((row - y) * srcStride + (col - x)) * 4
                         let alpha = (Int(sp[3]) * op + 127) / 255
-                        blendPixel(d + (row * dstStride + col) * 4,
-                                   Int(sp[0]), Int(sp[1]), Int(sp[2]), alpha)
+                        blendPixel(
+                            d + (row * dstStride + col) * 4,
+                            Int(sp[0]), Int(sp[1]), Int(sp[2]), alpha)
                     }
                 }
             }
@@ -121,9 +123,9 @@ func blendPixel(_ p: UnsafeMutablePointer<UInt8>, _ r: Int, _ g: Int, _ b: Int, 
         return
     }
     // General case: both partially transparent.
-    let dw = da * inv            // destination weight, scaled by 255
-    let sw = a * 255             // source weight, scaled by 255
-    let total = sw + dw          // = outAlpha * 255
+    let dw = da * inv  // destination weight, scaled by 255
+    let sw = a * 255  // source weight, scaled by 255
+    let total = sw + dw  // = outAlpha * 255
     p[0] = UInt8((r * sw + Int(p[0]) * dw + total / 2) / total)
     p[1] = UInt8((g * sw + Int(p[1]) * dw + total / 2) / total)
     p[2] = UInt8((b * sw + Int(p[2]) * dw + total / 2) / total)

@@ -15,8 +15,9 @@ public enum ImageCodec {
         let q = Int32(min(100, max(1, quality)))
         let status = c.pixels.withUnsafeBufferPointer { px in
             err.withUnsafeMutableBufferPointer { e in
-                nb_jpeg_encode_rgba(px.baseAddress, Int32(c.width), Int32(c.height), q,
-                                    &out, &outLen, e.baseAddress, e.count)
+                nb_jpeg_encode_rgba(
+                    px.baseAddress, Int32(c.width), Int32(c.height), q,
+                    &out, &outLen, e.baseAddress, e.count)
             }
         }
         defer { nb_free(out) }
@@ -94,8 +95,9 @@ public enum ImageCodec {
         if status == NB_JPEG_ERR_TOO_LARGE { throw .tooLarge(width: Int(w), height: Int(h)) }
         guard status == 0, let out else { throw .corrupt(cString(err)) }
         let count = Int(w) * Int(h) * 4
-        return Canvas(width: Int(w), height: Int(h),
-                      pixels: Array(UnsafeBufferPointer(start: out, count: count)))
+        return Canvas(
+            width: Int(w), height: Int(h),
+            pixels: Array(UnsafeBufferPointer(start: out, count: count)))
     }
 
     private static func decodePNG(_ bytes: [UInt8], maxPixels: Int) throws(ImagingError) -> Canvas {
@@ -110,7 +112,8 @@ public enum ImageCodec {
             image.version = nb_png_image_version()
             defer { png_image_free(&image) }  // no-op after a successful finish_read
             guard png_image_begin_read_from_memory(&image, src.baseAddress, src.count) != 0,
-                  nb_png_image_failed(image.warning_or_error) == 0 else {
+                nb_png_image_failed(image.warning_or_error) == 0
+            else {
                 return .failure(.corrupt(pngMessage(&image)))
             }
             let w = Int(image.width), h = Int(image.height)

@@ -41,8 +41,10 @@ enum MaskEffects {
 
     /// Blurs one row or column (`step` apart); samples outside the line count as 0.
     @inline(__always)
-    private static func blurLine(_ s: UnsafePointer<UInt8>, _ d: UnsafeMutablePointer<UInt8>,
-                                 count n: Int, step: Int, r: Int, div: Int) {
+    private static func blurLine(
+        _ s: UnsafePointer<UInt8>, _ d: UnsafeMutablePointer<UInt8>,
+        count n: Int, step: Int, r: Int, div: Int
+    ) {
         var sum = 0
         for i in 0..<min(r, n) { sum += Int(s[i * step]) }
         for i in 0..<n {

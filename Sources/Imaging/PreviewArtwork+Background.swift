@@ -38,11 +38,14 @@ struct Palette {
 /// Rotates hue by `angle` radians around the grey axis (the CSS `hue-rotate` matrix).
 func hueRotate(_ c: SIMD3<Float>, _ angle: Float) -> SIMD3<Float> {
     let (k, s) = (cos(angle), sin(angle))
-    let r = c.x * (0.299 + 0.701 * k + 0.168 * s) + c.y * (0.587 - 0.587 * k + 0.330 * s)
+    let r =
+        c.x * (0.299 + 0.701 * k + 0.168 * s) + c.y * (0.587 - 0.587 * k + 0.330 * s)
         + c.z * (0.114 - 0.114 * k - 0.497 * s)
-    let g = c.x * (0.299 - 0.299 * k - 0.328 * s) + c.y * (0.587 + 0.413 * k + 0.035 * s)
+    let g =
+        c.x * (0.299 - 0.299 * k - 0.328 * s) + c.y * (0.587 + 0.413 * k + 0.035 * s)
         + c.z * (0.114 - 0.114 * k + 0.292 * s)
-    let b = c.x * (0.299 - 0.300 * k - 1.250 * s) + c.y * (0.587 - 0.588 * k + 1.050 * s)
+    let b =
+        c.x * (0.299 - 0.300 * k - 1.250 * s) + c.y * (0.587 - 0.588 * k + 1.050 * s)
         + c.z * (0.114 + 0.886 * k - 0.203 * s)
     return clampColor(SIMD3(r, g, b))
 }
@@ -91,10 +94,12 @@ extension PreviewArtwork {
         for _ in 0..<orbCount {
             let soft = rng.unit() < 0.6
             let color = [p.glow, p.accent, p.mid, SIMD3<Float>(repeating: 255)][rng.int(below: soft ? 3 : 4)]
-            orbs.append(Orb(cx: Float(rng.unit()) * fw, cy: Float(rng.unit()) * fh,
-                            radius: minDim * Float(soft ? rng.double(in: 0.25...0.6) : rng.double(in: 0.05...0.2)),
-                            alpha: Float(soft ? rng.double(in: 0.18...0.38) : rng.double(in: 0.06...0.14)),
-                            softness: soft ? 1 : 0.04, color: color))
+            orbs.append(
+                Orb(
+                    cx: Float(rng.unit()) * fw, cy: Float(rng.unit()) * fh,
+                    radius: minDim * Float(soft ? rng.double(in: 0.25...0.6) : rng.double(in: 0.05...0.2)),
+                    alpha: Float(soft ? rng.double(in: 0.18...0.38) : rng.double(in: 0.06...0.14)),
+                    softness: soft ? 1 : 0.04, color: color))
         }
         var bands: [Band] = []
         let bandAngle = angle + .pi / 2 + Float(rng.double(in: -0.35...0.35))
@@ -102,9 +107,11 @@ extension PreviewArtwork {
             let (bc, bs) = (cos(bandAngle), sin(bandAngle))
             let proj = [Float(0), bc * fw, bs * fh, bc * fw + bs * fh]
             let lo = proj.min() ?? 0, hi = proj.max() ?? 1
-            bands.append(Band(cos: bc, sin: bs, offset: lo + (hi - lo) * Float(rng.unit()),
-                              halfWidth: minDim * Float(rng.double(in: 0.04...0.16)),
-                              alpha: Float(rng.double(in: 0.05...0.11))))
+            bands.append(
+                Band(
+                    cos: bc, sin: bs, offset: lo + (hi - lo) * Float(rng.unit()),
+                    halfWidth: minDim * Float(rng.double(in: 0.04...0.16)),
+                    alpha: Float(rng.double(in: 0.05...0.11))))
         }
         let vignette = Float(rng.double(in: 0.25...0.4))
 
@@ -119,8 +126,10 @@ extension PreviewArtwork {
                 let row = px.baseAddress! + y * bw
                 for x in 0..<bw {  // three-stop linear gradient
                     let t = ((Float(x) + 0.5) * ff * ca + fy * sa - pMin) / span
-                    row[x] = t < stop ? mix(p.deep, p.mid, smoothstep(0, stop, t))
-                                      : mix(p.mid, p.accent, smoothstep(stop, 1, t))
+                    row[x] =
+                        t < stop
+                        ? mix(p.deep, p.mid, smoothstep(0, stop, t))
+                        : mix(p.mid, p.accent, smoothstep(stop, 1, t))
                 }
                 for orb in orbs {
                     let dy = fy - orb.cy
@@ -155,8 +164,10 @@ extension PreviewArtwork {
     }
 
     /// Bilinear upscale of a coarse colour grid into the canvas with 4×4 ordered dithering.
-    private static func upscaleDithered(_ low: [SIMD3<Float>], width bw: Int, height bh: Int,
-                                        factor f: Int, into canvas: inout Canvas) {
+    private static func upscaleDithered(
+        _ low: [SIMD3<Float>], width bw: Int, height bh: Int,
+        factor f: Int, into canvas: inout Canvas
+    ) {
         let w = canvas.width, h = canvas.height
         let bayer: [Float] = [0, 8, 2, 10, 12, 4, 14, 6, 3, 11, 1, 9, 15, 7, 13, 5].map { ($0 - 7.5) / 16 }
         func taps(_ n: Int, _ size: Int) -> [(Int, Int, Float)] {

@@ -12,7 +12,8 @@ extension PreviewArtwork {
         var i = 0
         while i < chars.count {
             guard let closers = quoteClosers[chars[i]], opensQuote(chars, at: i),
-                  let j = closingIndex(chars, from: i + 1, closers: closers) else {
+                let j = closingIndex(chars, from: i + 1, closers: closers)
+            else {
                 i += 1
                 continue
             }
@@ -42,12 +43,15 @@ extension PreviewArtwork {
         return i == 0 || isBoundary(chars[i - 1])
     }
 
-    private static func closingIndex(_ chars: [Character], from start: Int,
-                                     closers: Set<Character>) -> Int? {
+    private static func closingIndex(
+        _ chars: [Character], from start: Int,
+        closers: Set<Character>
+    ) -> Int? {
         var j = start
         while j < chars.count {
             if closers.contains(chars[j]), j > start, !chars[j - 1].isWhitespace,
-               j + 1 == chars.count || isBoundary(chars[j + 1]) {
+                j + 1 == chars.count || isBoundary(chars[j + 1])
+            {
                 return j
             }
             j += 1

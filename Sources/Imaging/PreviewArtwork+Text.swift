@@ -9,16 +9,19 @@ extension PreviewArtwork {
     /// Sizes each quoted phrase to fill `availW` on its own line (long phrases wrap), keeps the
     /// largest at most 1.6× the smallest so they read as one composition, then shrinks all
     /// sizes together until the stack fits `availH`.
-    static func layoutQuotes(_ quotes: [String], renderer: TextRenderer,
-                             availW: Int, availH: Int) -> [OverlayLine] {
+    static func layoutQuotes(
+        _ quotes: [String], renderer: TextRenderer,
+        availW: Int, availH: Int
+    ) -> [OverlayLine] {
         let cap = max(1, min(TextRenderer.maxPixelSize, availH * 34 / 100))
         var lines: [OverlayLine] = []
         for (g, q) in quotes.enumerated() {
             let ref = renderer.measure(q, pixelSize: 100).width
             let single = ref > 0 ? min(cap, availW * 97 / ref) : cap
             if q.contains(" ") && single < cap / 2 {
-                let fit = renderer.fitLines(q, maxWidth: availW, maxHeight: max(1, availH / quotes.count),
-                                            maxPixelSize: cap)
+                let fit = renderer.fitLines(
+                    q, maxWidth: availW, maxHeight: max(1, availH / quotes.count),
+                    maxPixelSize: cap)
                 lines += fit.lines.map { OverlayLine(text: $0, size: fit.pixelSize, group: g) }
             } else {
                 lines.append(OverlayLine(text: q, size: max(1, single), group: g))
@@ -54,8 +57,10 @@ extension PreviewArtwork {
     /// Draws lines as one block with a soft drop shadow, a dark rounded outline and a light
     /// fill. `centre` places the block in the middle of the canvas; otherwise bottom-left at
     /// `margin`. Cost is proportional to the block's area.
-    static func drawTextBlock(_ lines: [OverlayLine], renderer: TextRenderer, into canvas: inout Canvas,
-                              palette: Palette, centre: Bool, margin: Int, opacity: Double) {
+    static func drawTextBlock(
+        _ lines: [OverlayLine], renderer: TextRenderer, into canvas: inout Canvas,
+        palette: Palette, centre: Bool, margin: Int, opacity: Double
+    ) {
         guard let smallest = lines.map(\.size).min() else { return }
         let outlineR = max(1, smallest / 16)
         let shadowR = max(2, smallest / 10)
@@ -74,8 +79,9 @@ extension PreviewArtwork {
         }
         let fill = renderer.renderMask(placed, width: maskW, height: maskH, centred: centre, inset: pad)
         let outline = MaskEffects.dilate(fill, width: maskW, height: maskH, radius: outlineR)
-        let shadow = MaskEffects.boxBlur(MaskEffects.boxBlur(outline, width: maskW, height: maskH, radius: shadowR),
-                                         width: maskW, height: maskH, radius: shadowR)
+        let shadow = MaskEffects.boxBlur(
+            MaskEffects.boxBlur(outline, width: maskW, height: maskH, radius: shadowR),
+            width: maskW, height: maskH, radius: shadowR)
         let ox = centre ? (canvas.width - maskW) / 2 : margin - pad
         let oy = centre ? (canvas.height - maskH) / 2 : canvas.height - margin - maskH + pad
         let op = Int(min(1, max(0, opacity)) * 255)

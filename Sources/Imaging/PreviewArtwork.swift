@@ -15,8 +15,10 @@ public struct PreviewArtwork: Sendable {
     /// - Text: every quoted phrase (see ``quotedStrings(in:)``) is drawn stacked and centred
     ///   within 8 % margins, light fill with a dark outline and soft shadow. Without quotes, a
     ///   small caption of the prompt's first six words is drawn at the bottom-left instead.
-    public static func render(prompt: String, seed: Int64, width: Int, height: Int,
-                              references: [Canvas], fingerprint: String, text: TextRenderer) -> Canvas {
+    public static func render(
+        prompt: String, seed: Int64, width: Int, height: Int,
+        references: [Canvas], fingerprint: String, text: TextRenderer
+    ) -> Canvas {
         let w = min(maxSide, max(1, width)), h = min(maxSide, max(1, height))
         var hash = FNV1a64()
         hash.add(seed)
@@ -36,16 +38,19 @@ public struct PreviewArtwork: Sendable {
             let caption = words.prefix(6).joined(separator: " ") + (words.count > 6 ? " …" : "")
             let margin = max(4, minDim * 4 / 100)
             let size = max(9, minDim * 28 / 1000)
-            let fit = text.fitLines(caption, maxWidth: w - 2 * margin, maxHeight: size * 3,
-                                    maxPixelSize: size)
+            let fit = text.fitLines(
+                caption, maxWidth: w - 2 * margin, maxHeight: size * 3,
+                maxPixelSize: size)
             let lines = fit.lines.map { OverlayLine(text: $0, size: fit.pixelSize, group: 0) }
-            drawTextBlock(lines, renderer: text, into: &canvas, palette: palette,
-                          centre: false, margin: margin, opacity: 0.8)
+            drawTextBlock(
+                lines, renderer: text, into: &canvas, palette: palette,
+                centre: false, margin: margin, opacity: 0.8)
         } else {
             let marginX = max(4, w * 8 / 100), marginY = max(4, h * 8 / 100)
             let lines = layoutQuotes(quotes, renderer: text, availW: w - 2 * marginX, availH: h - 2 * marginY)
-            drawTextBlock(lines, renderer: text, into: &canvas, palette: palette,
-                          centre: true, margin: 0, opacity: 1)
+            drawTextBlock(
+                lines, renderer: text, into: &canvas, palette: palette,
+                centre: true, margin: 0, opacity: 1)
         }
         return canvas
     }

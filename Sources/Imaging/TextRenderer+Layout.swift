@@ -5,8 +5,10 @@ extension TextRenderer {
     ///
     /// If nothing fits even at 1 px, returns the wrap at 1 px (overflowing) so callers
     /// always get lines to draw. Empty text yields `([], maxPixelSize)`.
-    public func fitLines(_ text: String, maxWidth: Int, maxHeight: Int,
-                         maxPixelSize: Int) -> (lines: [String], pixelSize: Int) {
+    public func fitLines(
+        _ text: String, maxWidth: Int, maxHeight: Int,
+        maxPixelSize: Int
+    ) -> (lines: [String], pixelSize: Int) {
         let paragraphs = text.split(separator: "\n", omittingEmptySubsequences: false)
             .map { $0.split(whereSeparator: { $0.isWhitespace }).map(String.init) }
             .filter { !$0.isEmpty }
@@ -50,8 +52,10 @@ extension TextRenderer {
     /// Renders lines into an 8-bit coverage mask of `width` × `height`. Each line is drawn
     /// at its own pixel size with its baseline at `baseline`, centred horizontally unless
     /// `centred` is false (then it starts at x = `inset`).
-    func renderMask(_ lines: [(text: String, pixelSize: Int, baseline: Int)], width: Int, height: Int,
-                    centred: Bool, inset: Int) -> [UInt8] {
+    func renderMask(
+        _ lines: [(text: String, pixelSize: Int, baseline: Int)], width: Int, height: Int,
+        centred: Bool, inset: Int
+    ) -> [UInt8] {
         var mask = [UInt8](repeating: 0, count: width * height)
         mask.withUnsafeMutableBufferPointer { m in
             for line in lines {

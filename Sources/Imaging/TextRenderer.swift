@@ -50,8 +50,10 @@ public final class TextRenderer: Sendable {
 
     /// Draws one line of text with its pen starting at `x` on baseline `baselineY`,
     /// alpha-blending the glyph coverage in `color`. Characters without a glyph are skipped.
-    public func draw(_ text: String, pixelSize: Int, into canvas: inout Canvas,
-                     x: Int, baselineY: Int, color: RGBA) {
+    public func draw(
+        _ text: String, pixelSize: Int, into canvas: inout Canvas,
+        x: Int, baselineY: Int, color: RGBA
+    ) {
         let (cw, ch) = (canvas.width, canvas.height)
         let (r, g, b, a) = (Int(color.r), Int(color.g), Int(color.b), Int(color.a))
         canvas.pixels.withUnsafeMutableBufferPointer { buf in
@@ -75,8 +77,10 @@ public final class TextRenderer: Sendable {
     /// Iterates the glyphs of `text` at `pixelSize` under the face lock. `body` receives the
     /// glyph bitmap (positioned relative to the pen origin; `nil` when `renderBitmaps` is false)
     /// and the pen position in pixels after the glyph's advance.
-    func forEachGlyph(_ text: String, pixelSize: Int, renderBitmaps: Bool,
-                      _ body: (GlyphBitmap?, Int) -> Void) -> (ascent: Int, descent: Int) {
+    func forEachGlyph(
+        _ text: String, pixelSize: Int, renderBitmaps: Bool,
+        _ body: (GlyphBitmap?, Int) -> Void
+    ) -> (ascent: Int, descent: Int) {
         let size = min(Self.maxPixelSize, max(1, pixelSize))
         return state.withLock { s in
             if s.currentSize != size {
@@ -106,10 +110,11 @@ public final class TextRenderer: Sendable {
                 if renderBitmaps, let buffer = slot.bitmap.buffer, slot.bitmap.rows > 0, slot.bitmap.width > 0 {
                     let mode = slot.bitmap.pixel_mode
                     if mode == UInt8(FT_PIXEL_MODE_GRAY.rawValue) || mode == UInt8(FT_PIXEL_MODE_MONO.rawValue) {
-                        glyph = GlyphBitmap(buffer: UnsafePointer(buffer), pitch: Int(slot.bitmap.pitch),
-                                            width: Int(slot.bitmap.width), rows: Int(slot.bitmap.rows),
-                                            left: origin + Int(slot.bitmap_left), top: Int(slot.bitmap_top),
-                                            mono: mode == UInt8(FT_PIXEL_MODE_MONO.rawValue))
+                        glyph = GlyphBitmap(
+                            buffer: UnsafePointer(buffer), pitch: Int(slot.bitmap.pitch),
+                            width: Int(slot.bitmap.width), rows: Int(slot.bitmap.rows),
+                            left: origin + Int(slot.bitmap_left), top: Int(slot.bitmap_top),
+                            mono: mode == UInt8(FT_PIXEL_MODE_MONO.rawValue))
                     }
                 }
                 body(glyph, (pen + 63) >> 6)

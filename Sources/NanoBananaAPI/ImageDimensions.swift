@@ -60,7 +60,7 @@ public struct ImageDimensions: Sendable, Equatable, Hashable, Codable, CustomStr
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

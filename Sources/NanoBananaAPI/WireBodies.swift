@@ -8,7 +8,9 @@ public struct JobMetrics: Sendable, Equatable, Codable {
     public var totalTime: Double?
     public var retryCount: Int?
 
-    public init(inferenceTime: Double? = nil, queueTime: Double? = nil, totalTime: Double? = nil, retryCount: Int? = nil) {
+    public init(
+        inferenceTime: Double? = nil, queueTime: Double? = nil, totalTime: Double? = nil, retryCount: Int? = nil
+    ) {
         self.inferenceTime = inferenceTime
         self.queueTime = queueTime
         self.totalTime = totalTime
@@ -58,7 +60,9 @@ public struct StatusBody: Sendable, Equatable, Codable {
     public var error: String?
     public var metrics: JobMetrics
 
-    public init(requestID: String, status: JobStatus, queuePosition: Int? = nil, error: String? = nil, metrics: JobMetrics) {
+    public init(
+        requestID: String, status: JobStatus, queuePosition: Int? = nil, error: String? = nil, metrics: JobMetrics
+    ) {
         self.requestID = requestID
         self.status = status
         self.queuePosition = queuePosition

@@ -18,7 +18,8 @@ struct KeysCommand: AsyncParsableCommand {
             let directory =
                 dataDir ?? ProcessInfo.processInfo.environment["NANO_BANANA_DATA_DIR"] ?? "./data"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let database = try SQLiteDatabase(path: URL(fileURLWithPath: directory).appendingPathComponent("nano-banana.sqlite").path)
+            let database = try SQLiteDatabase(
+                path: URL(fileURLWithPath: directory).appendingPathComponent("nano-banana.sqlite").path)
             return SQLiteAPIKeyStore(database: database)
         }
     }
@@ -50,8 +51,10 @@ struct KeysCommand: AsyncParsableCommand {
                 print("No keys yet. Create one with: nano-banana keys create --name NAME")
                 return
             }
-            print("ID".padding(toLength: 22, withPad: " ", startingAt: 0) + "NAME".padding(toLength: 20, withPad: " ", startingAt: 0)
-                + "PREFIX      CREATED               STATUS")
+            print(
+                "ID".padding(toLength: 22, withPad: " ", startingAt: 0)
+                    + "NAME".padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + "PREFIX      CREATED               STATUS")
             for key in keys {
                 let status = key.revokedAt.map { "revoked \($0.formatted(.iso8601))" } ?? "active"
                 print(

@@ -34,16 +34,19 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("block-word"),
-        help: "A prompt word that fails jobs as a content block; repeatable. [NANO_BANANA_BLOCK_WORDS, comma-separated]")
+        help: "A prompt word that fails jobs as a content block; repeatable. [NANO_BANANA_BLOCK_WORDS, comma-separated]"
+    )
     var blockWords: [String] = []
 
-    @Option(name: .long, help: "Simulated seconds of preview-engine latency. [NANO_BANANA_PREVIEW_LATENCY] (default: 0)")
+    @Option(
+        name: .long, help: "Simulated seconds of preview-engine latency. [NANO_BANANA_PREVIEW_LATENCY] (default: 0)")
     var previewLatency: Double?
 
     @Option(name: .long, help: "Engine: preview or null. [NANO_BANANA_ENGINE] (default: preview)")
     var engine: String?
 
-    @Option(name: .long, help: "Base of the URLs the API returns, e.g. https://img.example.com. [NANO_BANANA_PUBLIC_URL]")
+    @Option(
+        name: .long, help: "Base of the URLs the API returns, e.g. https://img.example.com. [NANO_BANANA_PUBLIC_URL]")
     var publicURL: String?
 
     @Option(name: .long, help: "Seconds a v1 request waits before 504. [NANO_BANANA_SYNC_TIMEOUT] (default: 300)")

@@ -12,7 +12,9 @@ public func buildApplication(_ components: ServerComponents, logger: Logger) asy
     if configuration.runsWorkers {
         // Single-node store: any job still PROCESSING belonged to a process that is gone.
         let orphans = try await components.jobs.expireAllLeases()
-        if orphans > 0 { logger.info("Recovered jobs left running by a previous process", metadata: ["jobs": "\(orphans)"]) }
+        if orphans > 0 {
+            logger.info("Recovered jobs left running by a previous process", metadata: ["jobs": "\(orphans)"])
+        }
     }
 
     let router = buildRouter(components, logger: logger)
@@ -34,7 +36,8 @@ public func buildApplication(_ components: ServerComponents, logger: Logger) asy
 
     return Application(
         router: router,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "nano-banana"),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: "nano-banana"),
         services: services,
         logger: logger)
 }

@@ -23,7 +23,9 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
         try await pool.write { db in
             try db.execute(
                 sql: "INSERT INTO api_keys (id, name, key_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [key.id, key.name, APIKeySecret.hash(secret), key.prefix, key.createdAt.timeIntervalSince1970])
+                arguments: [
+                    key.id, key.name, APIKeySecret.hash(secret), key.prefix, key.createdAt.timeIntervalSince1970,
+                ])
         }
         return CreatedAPIKey(key: key, secret: secret)
     }

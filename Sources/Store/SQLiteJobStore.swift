@@ -105,7 +105,9 @@ public final class SQLiteJobStore: JobStore {
     public func deleteFinished(before cutoff: Date, limit: Int) async throws -> [JobRecord] {
         try await pool.write { db in
             let jobs = try Row.fetchAll(
-                db, sql: "SELECT * FROM jobs WHERE completed_at IS NOT NULL AND completed_at < ? ORDER BY completed_at LIMIT ?",
+                db,
+                sql:
+                    "SELECT * FROM jobs WHERE completed_at IS NOT NULL AND completed_at < ? ORDER BY completed_at LIMIT ?",
                 arguments: [cutoff.timeIntervalSince1970, limit]
             ).map(JobRecord.init(row:))
             for job in jobs {
@@ -153,7 +155,9 @@ public final class SQLiteJobStore: JobStore {
         try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(JobRecord.init(row:))
     }
 
-    private static func writeState(_ db: Database, job: JobRecord, startedAt: Date? = nil, completedAt: Date? = nil)
+    private static func writeState(
+        _ db: Database, job: JobRecord, startedAt: Date? = nil, completedAt: Date? = nil
+    )
         throws
     {
         let state = job.state

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Imaging
 
 @Suite("PreviewArtwork and TextRenderer")
@@ -7,8 +8,9 @@ struct ArtworkTests {
     func determinism() throws {
         let text = try Fixtures.renderer
         func render(_ seed: Int64, _ prompt: String = Fixtures.mexitalyPrompt, _ fp: String = "fp") -> Canvas {
-            PreviewArtwork.render(prompt: prompt, seed: seed, width: 320, height: 256,
-                                  references: [], fingerprint: fp, text: text)
+            PreviewArtwork.render(
+                prompt: prompt, seed: seed, width: 320, height: 256,
+                references: [], fingerprint: fp, text: text)
         }
         let a = render(420875)
         #expect(a == render(420875))
@@ -21,13 +23,16 @@ struct ArtworkTests {
         #expect(differing > a.width * a.height / 2)
     }
 
-    @Test("output has exactly the requested size for extreme ratios", arguments: [
-        (256, 256), (384, 3072), (6144, 768), (1376, 768), (1, 1), (17, 900),
-    ])
+    @Test(
+        "output has exactly the requested size for extreme ratios",
+        arguments: [
+            (256, 256), (384, 3072), (6144, 768), (1376, 768), (1, 1), (17, 900),
+        ])
     func sizes(_ size: (Int, Int)) throws {
-        let c = PreviewArtwork.render(prompt: Fixtures.mexitalyPrompt, seed: 1, width: size.0, height: size.1,
-                                      references: [Fixtures.gradient(width: 30, height: 20)],
-                                      fingerprint: "x", text: try Fixtures.renderer)
+        let c = PreviewArtwork.render(
+            prompt: Fixtures.mexitalyPrompt, seed: 1, width: size.0, height: size.1,
+            references: [Fixtures.gradient(width: 30, height: 20)],
+            fingerprint: "x", text: try Fixtures.renderer)
         #expect(c.width == size.0 && c.height == size.1 && c.pixels.count == size.0 * size.1 * 4)
         #expect(c[0, 0].a == 255)
     }
@@ -36,8 +41,9 @@ struct ArtworkTests {
     func textIsDrawn() throws {
         let text = try Fixtures.renderer
         func brightInCentre(_ prompt: String) -> Int {
-            let c = PreviewArtwork.render(prompt: prompt, seed: 3, width: 400, height: 300,
-                                          references: [], fingerprint: "", text: text)
+            let c = PreviewArtwork.render(
+                prompt: prompt, seed: 3, width: 400, height: 300,
+                references: [], fingerprint: "", text: text)
             var count = 0
             for y in 100..<200 {
                 for x in 100..<300 {
@@ -55,10 +61,12 @@ struct ArtworkTests {
     func references() throws {
         let text = try Fixtures.renderer
         let red = Canvas(width: 10, height: 10, fill: RGBA(r: 255, g: 0, b: 0))
-        let none = PreviewArtwork.render(prompt: "p", seed: 1, width: 200, height: 100,
-                                         references: [], fingerprint: "", text: text)
-        let withRef = PreviewArtwork.render(prompt: "p", seed: 1, width: 200, height: 100,
-                                            references: [red], fingerprint: "", text: text)
+        let none = PreviewArtwork.render(
+            prompt: "p", seed: 1, width: 200, height: 100,
+            references: [], fingerprint: "", text: text)
+        let withRef = PreviewArtwork.render(
+            prompt: "p", seed: 1, width: 200, height: 100,
+            references: [red], fingerprint: "", text: text)
         #expect(withRef[20, 20].r > none[20, 20].r)
     }
 
@@ -81,8 +89,9 @@ struct ArtworkTests {
         let small = text.measure("Hello", pixelSize: 20), big = text.measure("Hello", pixelSize: 40)
         #expect(big.width > small.width * 3 / 2 && big.ascent > small.ascent && small.height >= small.ascent)
         #expect(text.measure("", pixelSize: 20).width == 0)
-        let fit = text.fitLines("the quick brown fox jumps over the lazy dog", maxWidth: 200, maxHeight: 200,
-                                maxPixelSize: 100)
+        let fit = text.fitLines(
+            "the quick brown fox jumps over the lazy dog", maxWidth: 200, maxHeight: 200,
+            maxPixelSize: 100)
         #expect(fit.lines.count > 1 && fit.pixelSize > 5)
         for line in fit.lines { #expect(text.measure(line, pixelSize: fit.pixelSize).width <= 200) }
         #expect(fit.lines.count * text.measure("", pixelSize: fit.pixelSize).height <= 200)
@@ -97,13 +106,15 @@ struct ArtworkTests {
     @Test("one renderer is safe to share across concurrent tasks")
     func concurrentUse() async throws {
         let text = try Fixtures.renderer
-        let expected = PreviewArtwork.render(prompt: "'Shared'", seed: 9, width: 160, height: 120,
-                                             references: [], fingerprint: "", text: text)
+        let expected = PreviewArtwork.render(
+            prompt: "'Shared'", seed: 9, width: 160, height: 120,
+            references: [], fingerprint: "", text: text)
         try await withThrowingTaskGroup(of: Bool.self) { group in
             for _ in 0..<8 {
                 group.addTask {
-                    PreviewArtwork.render(prompt: "'Shared'", seed: 9, width: 160, height: 120,
-                                          references: [], fingerprint: "", text: text) == expected
+                    PreviewArtwork.render(
+                        prompt: "'Shared'", seed: 9, width: 160, height: 120,
+                        references: [], fingerprint: "", text: text) == expected
                 }
             }
             for try await same in group { #expect(same) }

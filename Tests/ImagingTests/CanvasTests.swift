@@ -1,5 +1,5 @@
-import Testing
 import Imaging
+import Testing
 
 @Suite("Canvas")
 struct CanvasTests {

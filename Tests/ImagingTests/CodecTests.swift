@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Imaging
 
 @Suite("ImageCodec")
@@ -74,15 +75,17 @@ struct CodecTests {
     @Test("truncated JPEG and garbage after the JPEG magic throw corrupt")
     func corruptJPEG() throws {
         let jpeg = try ImageCodec.encodeJPEG(Fixtures.gradient(width: 96, height: 64))
-        let cases: [[UInt8]] = [
-            Array(jpeg.prefix(jpeg.count / 2)),
-            Array(jpeg.prefix(jpeg.count - 10)),
-            [0xFF, 0xD8, 0xFF],
-            [0xFF, 0xD8, 0xFF, 0xD9],
-        ] + (1...20).map { seed in
-            var rng = TestRNG(state: UInt64(seed))
-            return [0xFF, 0xD8, 0xFF] + rng.bytes(Int(seed) * 50)
-        }
+        let cases: [[UInt8]] =
+            [
+                Array(jpeg.prefix(jpeg.count / 2)),
+                Array(jpeg.prefix(jpeg.count - 10)),
+                [0xFF, 0xD8, 0xFF],
+                [0xFF, 0xD8, 0xFF, 0xD9],
+            ]
+            + (1...20).map { seed in
+                var rng = TestRNG(state: UInt64(seed))
+                return [0xFF, 0xD8, 0xFF] + rng.bytes(Int(seed) * 50)
+            }
         for bytes in cases {
             #expect(throws: ImagingError.self) { try ImageCodec.decode(bytes) }
             #expect(!isTooLargeOrUnsupported(bytes))
@@ -96,8 +99,10 @@ struct CodecTests {
         badCRC[29] ^= 0xFF  // first byte of the IHDR CRC
         var badIDAT = png
         for i in (png.count - 40)..<(png.count - 14) { badIDAT[i] ^= 0x5A }
-        for bytes in [badCRC, badIDAT, Array(png.prefix(png.count / 2)), Array(png.prefix(8)),
-                      Fixtures.pngHeader(width: 10, height: 10)] {
+        for bytes in [
+            badCRC, badIDAT, Array(png.prefix(png.count / 2)), Array(png.prefix(8)),
+            Fixtures.pngHeader(width: 10, height: 10),
+        ] {
             #expect(throws: ImagingError.self) { try ImageCodec.decode(bytes) }
             #expect(!isTooLargeOrUnsupported(bytes))
         }

@@ -1,11 +1,12 @@
-import Testing
 import Imaging
+import Testing
 
 @Suite("PreviewArtwork.quotedStrings")
 struct QuoteTests {
     @Test("the MEXITALY prompt yields its four quoted names and ignores de'")
     func mexitaly() {
-        #expect(PreviewArtwork.quotedStrings(in: Fixtures.mexitalyPrompt)
+        #expect(
+            PreviewArtwork.quotedStrings(in: Fixtures.mexitalyPrompt)
                 == ["MEXITALY", "TORNABUONI", "Strada64", "BarandRestaurant"])
     }
 

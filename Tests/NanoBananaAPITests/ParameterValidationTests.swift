@@ -32,7 +32,8 @@ struct ParameterValidationTests {
         #expect(
             parameters
                 == NanoBanana2Parameters(
-                    prompt: "p", seed: 7, imageURLs: ["https://a.example/x.png"], webSearch: true, aspectRatio: .landscape21x9,
+                    prompt: "p", seed: 7, imageURLs: ["https://a.example/x.png"], webSearch: true,
+                    aspectRatio: .landscape21x9,
                     outputFormat: .png, thinkingLevel: .high, safetyTolerance: 6, outputResolution: .fourK,
                     responseModalities: .image))
     }
@@ -53,13 +54,15 @@ struct ParameterValidationTests {
         #expect(throws: ParameterError.unknownField("negative_prompt")) {
             try validate(#"{"prompt":"p","negative_prompt":"x"}"#)
         }
-        #expect(throws: ParameterError.outOfRange(field: "seed", value: "4294967296", range: "-2147483648…2147483647")) {
+        #expect(throws: ParameterError.outOfRange(field: "seed", value: "4294967296", range: "-2147483648…2147483647"))
+        {
             try validate(#"{"prompt":"p","seed":4294967296}"#)
         }
         #expect(throws: ParameterError.tooLong(field: "prompt", limit: NanoBanana2Parameters.maxPromptLength)) {
             try validate(#"{"prompt":"\#(String(repeating: "x", count: 20_001))"}"#)
         }
-        let message = ParameterError.notAllowed(field: "output_format", value: "gif", allowed: ["jpg", "png"]).description
+        let message = ParameterError.notAllowed(field: "output_format", value: "gif", allowed: ["jpg", "png"])
+            .description
         #expect(message == #"Invalid 'output_format': "gif" is not allowed. Allowed values: "jpg", "png"."#)
     }
 
@@ -77,7 +80,9 @@ struct ReferenceImageSourceTests {
     func dataURL() throws {
         let source = try ReferenceImageSource(parsing: "data:image/png;base64,iVBORw0KGgo=")
         #expect(source == .inline(mediaType: "image/png", bytes: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
-        #expect(try ReferenceImageSource(parsing: "data:image/jpg;base64,/9j/") == .inline(mediaType: "image/jpeg", bytes: [0xFF, 0xD8, 0xFF]))
+        #expect(
+            try ReferenceImageSource(parsing: "data:image/jpg;base64,/9j/")
+                == .inline(mediaType: "image/jpeg", bytes: [0xFF, 0xD8, 0xFF]))
     }
 
     @Test(
@@ -92,7 +97,9 @@ struct ReferenceImageSourceTests {
 
     @Test("an http(s) URL is remote")
     func remote() throws {
-        #expect(try ReferenceImageSource(parsing: "https://img.example.com/a.png") == .remote(URL(string: "https://img.example.com/a.png")!))
+        #expect(
+            try ReferenceImageSource(parsing: "https://img.example.com/a.png")
+                == .remote(URL(string: "https://img.example.com/a.png")!))
     }
 }
 
@@ -114,7 +121,8 @@ struct ImageDimensionsTests {
             (.landscape8x1, .fourK, 12288, 1536),
         ])
     func table(ratio: AspectRatio, resolution: OutputResolution, width: Int, height: Int) {
-        #expect(ImageDimensions.forRatio(ratio, resolution: resolution) == ImageDimensions(width: width, height: height))
+        #expect(
+            ImageDimensions.forRatio(ratio, resolution: resolution) == ImageDimensions(width: width, height: height))
     }
 
     @Test("auto resolves to the nearest ratio of a reference")

@@ -65,7 +65,8 @@ struct ErrorRouteTests {
     func tooManyReferences() async throws {
         try await TestServer.run { server, client in
             let urls = (0..<15).map { "\"https://img.example.com/\($0).png\"" }.joined(separator: ",")
-            let response = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x","image_urls":[\#(urls)]}"#, key: server.key)
+            let response = try await client.post(
+                "/v2/nano-banana-2", json: #"{"prompt":"x","image_urls":[\#(urls)]}"#, key: server.key)
             #expect(response.status == .badRequest)
             #expect(response.errorMessage?.contains("at most 14") == true)
         }
@@ -84,7 +85,8 @@ struct ErrorRouteTests {
     func tooLarge() async throws {
         try await TestServer.run(configure: { $0.maxBodyBytes = 2048 }) { server, client in
             let prompt = String(repeating: "a", count: 4096)
-            let response = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"\#(prompt)"}"#, key: server.key)
+            let response = try await client.post(
+                "/v2/nano-banana-2", json: #"{"prompt":"\#(prompt)"}"#, key: server.key)
             #expect(response.status == .contentTooLarge)
             #expect(response.errorMessage?.contains("2048") == true)
         }

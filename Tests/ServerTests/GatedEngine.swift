@@ -29,7 +29,9 @@ final class GatedEngine: ImageEngine {
 
     func generate(_ request: GenerationRequest) async throws -> GeneratedImage {
         startedCount.withLock { $0 += 1 }
-        for waiter in started.withLock({ list in defer { list.removeAll() }; return list }) { waiter.resume() }
+        for waiter in started.withLock({ list in
+            defer { list.removeAll() }; return list
+        }) { waiter.resume() }
         await withCheckedContinuation { continuation in
             let isOpen = state.withLock { state in
                 if !state.open { state.waiters.append(continuation) }

@@ -16,7 +16,9 @@ struct SubmitAndPollRouteTests {
             let body = try response.decoded(SubmitBody.self)
             #expect(body.status == .queued)
             #expect(!body.requestID.isEmpty)
-            #expect(body.statusURL.hasPrefix("http://") && body.statusURL.hasSuffix("/v2/requests/\(body.requestID)/status"))
+            #expect(
+                body.statusURL.hasPrefix("http://") && body.statusURL.hasSuffix("/v2/requests/\(body.requestID)/status")
+            )
             #expect(body.responseURL.hasSuffix("/v2/requests/\(body.requestID)"))
             #expect(body.pollURL == body.statusURL)
         }
@@ -115,8 +117,10 @@ struct SubmitAndPollRouteTests {
     @Test("a tampered output link is 403 and an expired one is 404")
     func outputLinkSignature() async throws {
         try await TestServer.run { server, client in
-            let id = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x","output_resolution":"512px"}"#, key: server.key)
-                .decoded(SubmitBody.self).requestID
+            let id = try await client.post(
+                "/v2/nano-banana-2", json: #"{"prompt":"x","output_resolution":"512px"}"#, key: server.key
+            )
+            .decoded(SubmitBody.self).requestID
             _ = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(30))
             let output = try await client.get("/v2/requests/\(id)", key: server.key).decoded(ResultBody.self).output
             let path = pathAndQuery(output)
@@ -136,8 +140,10 @@ struct SubmitAndPollRouteTests {
     @Test("a FAILED request is 422 on status and result, with the error")
     func failedIs422() async throws {
         try await TestServer.run { server, client in
-            let id = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"something forbidden here"}"#, key: server.key)
-                .decoded(SubmitBody.self).requestID
+            let id = try await client.post(
+                "/v2/nano-banana-2", json: #"{"prompt":"something forbidden here"}"#, key: server.key
+            )
+            .decoded(SubmitBody.self).requestID
             let job = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(30))
             #expect(job?.status == .failed)
             for uri in ["/v2/requests/\(id)/status", "/v2/requests/\(id)"] {
@@ -157,8 +163,10 @@ struct SubmitAndPollRouteTests {
             #expect(try await client.get("/v2/requests/nope/status", key: server.key).status == .notFound)
             #expect(try await client.get("/v2/requests/nope", key: server.key).status == .notFound)
 
-            let id = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x","output_resolution":"512px"}"#, key: server.key)
-                .decoded(SubmitBody.self).requestID
+            let id = try await client.post(
+                "/v2/nano-banana-2", json: #"{"prompt":"x","output_resolution":"512px"}"#, key: server.key
+            )
+            .decoded(SubmitBody.self).requestID
             _ = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(30))
             let other = try await server.components.keys.create(name: "other").secret
             let foreign = try await client.get("/v2/requests/\(id)", key: other)

@@ -13,7 +13,8 @@ struct SyncRouteTests {
     func jpegBytes() async throws {
         try await TestServer.run { server, client in
             let response = try await client.post(
-                "/v1/nano-banana-2", json: #"{"prompt":"a 'MEXITALY' sign","aspect_ratio":"3:2","output_resolution":"512px","seed":99}"#,
+                "/v1/nano-banana-2",
+                json: #"{"prompt":"a 'MEXITALY' sign","aspect_ratio":"3:2","output_resolution":"512px","seed":99}"#,
                 key: server.key)
             #expect(response.status == .ok)
             #expect(response.headers[.contentType] == "image/jpeg")
@@ -31,7 +32,8 @@ struct SyncRouteTests {
     func pngBytes() async throws {
         try await TestServer.run { server, client in
             let response = try await client.post(
-                "/v1/nano-banana-2", json: #"{"prompt":"x","output_format":"png","output_resolution":"512px"}"#, key: server.key)
+                "/v1/nano-banana-2", json: #"{"prompt":"x","output_format":"png","output_resolution":"512px"}"#,
+                key: server.key)
             #expect(response.status == .ok)
             #expect(response.headers[.contentType] == "image/png")
             #expect(Array(response.bytes.prefix(4)) == [0x89, 0x50, 0x4E, 0x47])
@@ -56,7 +58,8 @@ struct SyncRouteTests {
     @Test("a blocked prompt on v1 is 422 with the error and the request id")
     func blocked() async throws {
         try await TestServer.run { server, client in
-            let response = try await client.post("/v1/nano-banana-2", json: #"{"prompt":"Forbidden fruit"}"#, key: server.key)
+            let response = try await client.post(
+                "/v1/nano-banana-2", json: #"{"prompt":"Forbidden fruit"}"#, key: server.key)
             #expect(response.status == .unprocessableContent)
             let body = try response.decoded(ErrorBody.self)
             #expect(body.error.hasPrefix("Content blocked"))

@@ -7,7 +7,8 @@ import Testing
 @Suite("API keys")
 struct APIKeyStoreTests {
     func makeStore() throws -> (SQLiteAPIKeyStore, SQLiteDatabase) {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("nb-keys-\(UUID().uuidString).sqlite").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("nb-keys-\(UUID().uuidString).sqlite")
+            .path
         let database = try SQLiteDatabase(path: path)
         return (SQLiteAPIKeyStore(database: database), database)
     }
@@ -20,7 +21,8 @@ struct APIKeyStoreTests {
         #expect(created.secret.count == 46)
         #expect(try await store.authenticate(secret: created.secret)?.id == created.key.id)
         #expect(try await store.authenticate(secret: created.secret + "x") == nil)
-        let stored = try await database.pool.read { db in try String.fetchAll(db, sql: "SELECT key_hash FROM api_keys") }
+        let stored = try await database.pool.read { db in try String.fetchAll(db, sql: "SELECT key_hash FROM api_keys")
+        }
         #expect(stored == [APIKeySecret.hash(created.secret)])
         let dump = try await database.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM api_keys").map { "\($0)" }.joined()

@@ -13,7 +13,9 @@ struct StoreFixture: Sendable, CustomTestStringConvertible {
 
     static let all: [StoreFixture] = [
         StoreFixture(name: "SQLite") { clock in
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("nb-store-\(UUID().uuidString).sqlite").path
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "nb-store-\(UUID().uuidString).sqlite"
+            ).path
             return SQLiteJobStore(database: try SQLiteDatabase(path: path), clock: clock)
         }
     ]
@@ -83,7 +85,9 @@ struct JobStoreSuite {
         #expect(job.output == nil)
     }
 
-    @Test("a dead worker's job is claimed again after its lease, then failed past its attempts", arguments: StoreFixture.all)
+    @Test(
+        "a dead worker's job is claimed again after its lease, then failed past its attempts",
+        arguments: StoreFixture.all)
     func leaseRecovery(fixture: StoreFixture) async throws {
         let clock = ManualWallClock()
         let store = try fixture.make(clock)
@@ -126,7 +130,9 @@ struct JobStoreSuite {
         #expect(try await store.release(jobID: "a", worker: "w1"))
         #expect(try await store.job(id: "a")?.status == .queued)
         #expect(try await store.expireAllLeases() == 1)
-        let reclaimed = [try await store.claim(worker: "w2", lease: 60)?.id, try await store.claim(worker: "w2", lease: 60)?.id]
+        let reclaimed = [
+            try await store.claim(worker: "w2", lease: 60)?.id, try await store.claim(worker: "w2", lease: 60)?.id,
+        ]
         #expect(Set(reclaimed.compactMap { $0 }) == ["a", "b"])
     }
 

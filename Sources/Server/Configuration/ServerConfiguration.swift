@@ -77,13 +77,22 @@ public struct ServerConfiguration: Sendable {
 
     /// Checks the combination of values; call after applying flags.
     public func validate() throws(ConfigurationError) {
-        if retention <= 0 { throw .invalid(name: "retention", value: "\(retention)", expected: "a positive number of seconds") }
-        if syncTimeout <= 0 { throw .invalid(name: "sync timeout", value: "\(syncTimeout)", expected: "a positive number of seconds") }
-        if jobTimeout <= 0 { throw .invalid(name: "job timeout", value: "\(jobTimeout)", expected: "a positive number of seconds") }
+        if retention <= 0 {
+            throw .invalid(name: "retention", value: "\(retention)", expected: "a positive number of seconds")
+        }
+        if syncTimeout <= 0 {
+            throw .invalid(name: "sync timeout", value: "\(syncTimeout)", expected: "a positive number of seconds")
+        }
+        if jobTimeout <= 0 {
+            throw .invalid(name: "job timeout", value: "\(jobTimeout)", expected: "a positive number of seconds")
+        }
         if leaseDuration < 1 { throw .invalid(name: "lease", value: "\(leaseDuration)", expected: "at least 1 second") }
-        if previewLatency < 0 { throw .invalid(name: "preview latency", value: "\(previewLatency)", expected: "0 or more seconds") }
+        if previewLatency < 0 {
+            throw .invalid(name: "preview latency", value: "\(previewLatency)", expected: "0 or more seconds")
+        }
         if let base = publicBaseURL, URL(string: base)?.host == nil {
-            throw .invalid(name: "public URL", value: base, expected: "an absolute URL such as https://images.example.com")
+            throw .invalid(
+                name: "public URL", value: base, expected: "an absolute URL such as https://images.example.com")
         }
     }
 
@@ -127,6 +136,8 @@ private struct EnvironmentReader {
     }
 
     func list(_ name: String) -> [String]? {
-        string(name).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        string(name).map {
+            $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
     }
 }

@@ -38,7 +38,8 @@ extension Response {
     }()
 
     /// A JSON response of `value`.
-    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response
+    {
         let data = (try? encoder.encode(value)) ?? Data(#"{"error":"Internal error: unencodable response."}"#.utf8)
         var fields = headers
         fields[.contentType] = "application/json"

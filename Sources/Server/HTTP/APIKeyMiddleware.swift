@@ -10,7 +10,9 @@ struct APIKeyMiddleware: RouterMiddleware {
 
     let keys: any APIKeyStore
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         guard let secret = request.headers[Self.header], !secret.isEmpty else {

@@ -9,7 +9,9 @@ import NanoBananaAPI
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let maxBodyBytes: Int
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         do {
@@ -17,7 +19,8 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as APIError {
             return try error.response(from: request, context: context)
         } catch let error as HTTPError {
-            return Response.json(ErrorBody(error: message(for: error, request: request)), status: error.status, headers: error.headers)
+            return Response.json(
+                ErrorBody(error: message(for: error, request: request)), status: error.status, headers: error.headers)
         } catch is NIOTooManyBytesError {
             return Response.json(ErrorBody(error: tooLargeMessage), status: .contentTooLarge)
         } catch let error as any HTTPResponseError {

@@ -14,7 +14,8 @@ struct OutputURLSigner: Sendable {
 
     /// The path and query of a link to `fileName`, valid until `expires`.
     func signedPath(fileName: String, expires: Date) -> String {
-        let expiry = Int64(expires.timeIntervalSince1970.rounded(.up))
+        // Rounded down: a link never outlives the result it points to.
+        let expiry = Int64(expires.timeIntervalSince1970.rounded(.down))
         return "/v2/files/\(fileName)?expires=\(expiry)&signature=\(signature(fileName: fileName, expires: expiry))"
     }
 

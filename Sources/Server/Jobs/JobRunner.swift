@@ -53,7 +53,9 @@ struct JobRunner: Sendable {
                 }
                 hub.finish(job.id)
             case .timedOut:
-                await finish(job, worker: worker, failure: "The request timed out: the engine did not finish within \(Int(jobTimeout)) seconds.")
+                await finish(
+                    job, worker: worker,
+                    failure: "The request timed out: the engine did not finish within \(Int(jobTimeout)) seconds.")
             case .leaseLost:
                 logger.warning("Lost the lease on a job while running it; leaving it to its new worker")
             }
@@ -78,7 +80,9 @@ struct JobRunner: Sendable {
     }
 
     /// The engine call raced against the deadline, with a heartbeat alongside.
-    private func generate(_ request: GenerationRequest, engine: any ImageEngine, jobID: String, worker: String)
+    private func generate(
+        _ request: GenerationRequest, engine: any ImageEngine, jobID: String, worker: String
+    )
         async throws -> Outcome
     {
         let jobs = self.jobs
@@ -89,7 +93,8 @@ struct JobRunner: Sendable {
                 let start = ContinuousClock.now
                 let image = try await engine.generate(request)
                 let elapsed = ContinuousClock.now - start
-                return .generated(image, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                return .generated(
+                    image, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             }
             group.addTask {
                 try await Task.sleep(for: .seconds(timeout))

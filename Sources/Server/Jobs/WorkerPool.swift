@@ -18,7 +18,7 @@ struct WorkerPool: Service {
     let idlePoll: Duration
     let logger: Logger
 
-    private enum Finished { case worker, drainTimeout }
+    private enum Finished { case worker, drainTimeout, timerCancelled }
 
     func run() async throws {
         guard concurrency > 0 else { return }
@@ -35,21 +35,22 @@ struct WorkerPool: Service {
                 }
                 group.addTask {
                     for await _ in stopped {}
-                    guard !Task.isCancelled else { return .drainTimeout }
                     try? await Task.sleep(for: .seconds(drainTimeout))
-                    return .drainTimeout
+                    return Task.isCancelled ? .timerCancelled : .drainTimeout
                 }
                 var running = concurrency
-                while let finished = await group.next() {
+                while running > 0, let finished = await group.next() {
                     switch finished {
                     case .worker:
                         running -= 1
-                        if running == 0 { group.cancelAll() }
                     case .drainTimeout:
                         logger.warning("Drain timeout reached; handing running jobs back to the queue")
                         group.cancelAll()
+                    case .timerCancelled:
+                        break
                     }
                 }
+                group.cancelAll()
             }
         } onGracefulShutdown: {
             signal.stop()

@@ -25,7 +25,8 @@ struct GenerationController: Sendable {
         let job = try await submitter.submit(model: model, request: request, key: key, expectingCompletion: false)
         let status = urls.statusURL(job.id, request: request)
         let body = SubmitBody(
-            requestID: job.id, status: .queued, statusURL: status, responseURL: urls.responseURL(job.id, request: request),
+            requestID: job.id, status: .queued, statusURL: status,
+            responseURL: urls.responseURL(job.id, request: request),
             pollURL: status)
         return .json(body)
     }

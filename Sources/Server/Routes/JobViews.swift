@@ -16,7 +16,8 @@ struct JobViews: Sendable {
     func visibleJob(id: String, key: APIKey) async throws -> JobRecord {
         guard let job = try await jobs.job(id: id), job.keyID == key.id, !isExpired(job) else {
             throw APIError.notFound(
-                "No request with id '\(id)'. Unknown, not yours, or expired (results are kept \(Int(retention)) seconds).")
+                "No request with id '\(id)'. Unknown, not yours, or expired (results are kept \(Int(retention)) seconds)."
+            )
         }
         return job
     }
@@ -29,7 +30,8 @@ struct JobViews: Sendable {
     func metrics(_ job: JobRecord) -> JobMetrics {
         let now = clock.now()
         return JobMetrics(
-            inferenceTime: job.output?.inferenceTime, queueTime: job.queueTime(now: now), totalTime: job.totalTime(now: now),
+            inferenceTime: job.output?.inferenceTime, queueTime: job.queueTime(now: now),
+            totalTime: job.totalTime(now: now),
             retryCount: max(0, job.state.attempts - 1))
     }
 

@@ -7,7 +7,9 @@ struct PublicURLs: Sendable {
     let fallbackAuthority: String
 
     func base(for request: Request) -> String {
-        if let configuredBase { return configuredBase.hasSuffix("/") ? String(configuredBase.dropLast()) : configuredBase }
+        if let configuredBase {
+            return configuredBase.hasSuffix("/") ? String(configuredBase.dropLast()) : configuredBase
+        }
         let authority = request.head.authority ?? fallbackAuthority
         return "http://" + (Self.isPlausibleAuthority(authority) ? authority : fallbackAuthority)
     }
