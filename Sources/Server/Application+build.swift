@@ -18,20 +18,22 @@ public func buildApplication(_ components: ServerComponents, logger: Logger) asy
     }
 
     let router = buildRouter(components, logger: logger)
+    let running = RunningJobs()
     let runner = JobRunner(
-        jobs: components.jobs, blobs: components.blobs, models: components.models, hub: components.hub,
-        jobTimeout: configuration.jobTimeout, leaseDuration: configuration.leaseDuration, logger: logger)
-    var services: [any Service] = [ThreadPoolService(pool: components.renderPool)]
+        jobs: components.jobs, models: components.models, hub: components.hub, running: running,
+        jobTimeout: configuration.jobTimeout, logger: logger)
+    var services: [any Service] = [ThreadPoolService(pool: components.renderPool), components.hub]
     if configuration.runsWorkers {
         services.append(
             WorkerPool(
-                jobs: components.jobs, runner: runner, signal: components.signal, concurrency: configuration.workers,
+                jobs: components.jobs, runner: runner, running: running, signal: components.signal,
+                concurrency: configuration.workers,
                 leaseDuration: configuration.leaseDuration, drainTimeout: configuration.drainTimeout,
                 idlePoll: .seconds(1), logger: logger))
     }
     services.append(
         RetentionSweeper(
-            jobs: components.jobs, blobs: components.blobs, clock: components.clock, retention: configuration.retention,
+            jobs: components.jobs, clock: components.clock, retention: configuration.retention,
             interval: configuration.effectiveSweepInterval, logger: logger))
 
     return Application(
@@ -57,14 +59,14 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
     let router = Router(context: APIRequestContext.self)
     router.add(middleware: JSONErrorMiddleware(maxBodyBytes: configuration.maxBodyBytes))
     router.get("healthz") { _, _ in Response.json(["status": "ok"]) }
-    FilesController(blobs: components.blobs, signer: components.signer, clock: components.clock).addRoutes(to: router)
+    FilesController(jobs: components.jobs, signer: components.signer, clock: components.clock).addRoutes(to: router)
 
     let authenticated = APIKeyMiddleware(keys: components.keys)
     let v1 = router.group("v1").add(middleware: authenticated)
     let v2 = router.group("v2").add(middleware: authenticated)
     RequestsController(views: views).addRoutes(to: v2)
     GenerationController(
-        submitter: submitter, views: views, blobs: components.blobs, hub: components.hub, urls: urls,
+        submitter: submitter, views: views, hub: components.hub, urls: urls,
         syncTimeout: configuration.syncTimeout
     ).addRoutes(v1: v1, v2: v2)
     return router

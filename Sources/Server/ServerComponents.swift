@@ -13,7 +13,6 @@ public struct ServerComponents: Sendable {
     public let database: SQLiteDatabase
     public let jobs: any JobStore
     public let keys: any APIKeyStore
-    public let blobs: any BlobStore
     public let clock: any WallClock
     let models: ModelCatalog
     let signer: OutputURLSigner
@@ -36,8 +35,7 @@ public struct ServerComponents: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         database = try SQLiteDatabase(path: directory.appendingPathComponent("nano-banana.sqlite").path)
         jobs = SQLiteJobStore(database: database, clock: clock)
-        keys = SQLiteAPIKeyStore(database: database, clock: clock)
-        blobs = try FileBlobStore(directory: directory.appendingPathComponent("images", isDirectory: true))
+        keys = APIKeyCache(SQLiteAPIKeyStore(database: database, clock: clock))
         signer = OutputURLSigner(secret: try database.signingSecret())
         renderPool = NIOThreadPool(numberOfThreads: max(1, configuration.workers))
         renderPool.start()

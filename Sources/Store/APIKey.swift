@@ -64,4 +64,7 @@ public protocol APIKeyStore: Sendable {
     /// The key a secret belongs to, revoked or not; `nil` when no key has it.
     func authenticate(secret: String) async throws -> APIKey?
     func count() async throws -> Int
+    /// A value that changes whenever a key is created or revoked, by any process; caches
+    /// compare it before trusting what they remember.
+    func changeToken() -> Int64
 }

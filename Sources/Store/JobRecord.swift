@@ -21,7 +21,7 @@ public struct NewJob: Sendable {
 
 /// What a worker hands back for a finished job.
 public struct JobOutput: Sendable, Equatable {
-    /// The key of the image in the ``BlobStore``.
+    /// The key under which the store keeps the image (``JobStore/image(key:)``).
     public var blobKey: String
     public var format: OutputFormat
     public var width: Int

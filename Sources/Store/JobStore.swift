@@ -17,8 +17,12 @@ public protocol JobStore: Sendable {
     /// Extends the lease of a job the worker holds.
     func renewLease(jobID: String, worker: String, lease: TimeInterval) async throws -> Bool
 
-    /// Records the output of a job the worker holds: COMPLETED.
-    func complete(jobID: String, worker: String, output: JobOutput) async throws -> Bool
+    /// Records the output of a job the worker holds, and its image under
+    /// `output.blobKey`, in one transaction: COMPLETED with its image, or nothing.
+    func complete(jobID: String, worker: String, output: JobOutput, image: [UInt8]) async throws -> Bool
+
+    /// The image a completed job stored.
+    func image(key: String) async throws -> [UInt8]?
 
     /// Fails a job the worker holds, with a sentence for the client.
     func fail(jobID: String, worker: String, error: String) async throws -> Bool
@@ -36,8 +40,7 @@ public protocol JobStore: Sendable {
     /// 1 for the next job to be claimed; `nil` when the job is not QUEUED.
     func queuePosition(of job: JobRecord) async throws -> Int?
 
-    /// Deletes finished jobs completed before `cutoff` and returns them, so their blobs can
-    /// be deleted too.
+    /// Deletes finished jobs completed before `cutoff`, with their images, and returns them.
     func deleteFinished(before cutoff: Date, limit: Int) async throws -> [JobRecord]
 
     /// How many jobs are in each status.

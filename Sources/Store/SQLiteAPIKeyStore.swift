@@ -5,11 +5,15 @@ import GRDB
 public final class SQLiteAPIKeyStore: APIKeyStore {
     private let pool: DatabasePool
     private let clock: any WallClock
+    private let marker: ChangeMarker
 
     public init(database: SQLiteDatabase, clock: any WallClock = SystemWallClock()) {
         self.pool = database.pool
         self.clock = clock
+        self.marker = ChangeMarker(path: database.path + ".keys-changed")
     }
+
+    public func changeToken() -> Int64 { marker.token() }
 
     public func create(name: String) async throws -> CreatedAPIKey {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -21,50 +25,53 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
             id: "key_" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16)).lowercased(),
             name: trimmed, prefix: String(secret.prefix(10)), createdAt: clock.now())
         try await pool.write { db in
-            try db.execute(
+            try db.cachedExecute(
                 sql: "INSERT INTO api_keys (id, name, key_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [
                     key.id, key.name, APIKeySecret.hash(secret), key.prefix, key.createdAt.timeIntervalSince1970,
                 ])
         }
+        marker.touch()
         return CreatedAPIKey(key: key, secret: secret)
     }
 
     public func list() async throws -> [APIKey] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM api_keys ORDER BY created_at").map(APIKey.init(row:))
+            try db.cachedRows(sql: "SELECT * FROM api_keys ORDER BY created_at").map(APIKey.init(row:))
         }
     }
 
     public func revoke(_ reference: String) async throws -> APIKey {
         let now = clock.now()
-        return try await pool.write { db in
-            var matches = try Row.fetchAll(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [reference])
+        let revoked = try await pool.write { db in
+            var matches = try db.cachedRows(sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [reference])
             if matches.isEmpty {
-                matches = try Row.fetchAll(db, sql: "SELECT * FROM api_keys WHERE name = ?", arguments: [reference])
+                matches = try db.cachedRows(sql: "SELECT * FROM api_keys WHERE name = ?", arguments: [reference])
             }
             guard matches.count <= 1 else { throw APIKeyError.ambiguous(reference) }
             guard var key = matches.first.map(APIKey.init(row:)) else { throw APIKeyError.notFound(reference) }
             if key.revokedAt == nil {
                 key.revokedAt = now
-                try db.execute(
+                try db.cachedExecute(
                     sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?",
                     arguments: [now.timeIntervalSince1970, key.id])
             }
             return key
         }
+        marker.touch()
+        return revoked
     }
 
     public func authenticate(secret: String) async throws -> APIKey? {
         let hash = APIKeySecret.hash(secret)
-        return try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE key_hash = ?", arguments: [hash])
+        return try pool.readNow { db in
+            try db.cachedRow(sql: "SELECT * FROM api_keys WHERE key_hash = ?", arguments: [hash])
                 .map(APIKey.init(row:))
         }
     }
 
     public func count() async throws -> Int {
-        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM api_keys") ?? 0 }
+        try await pool.read { db in try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM api_keys") ?? 0 }
     }
 }
 

@@ -15,8 +15,8 @@ public final class SQLiteJobStore: JobStore {
 
     public func enqueue(_ job: NewJob) async throws -> JobRecord {
         let now = clock.now()
-        return try await pool.write { db in
-            try db.execute(
+        return try pool.writeNow { db in
+            try db.cachedExecute(
                 sql: """
                     INSERT INTO jobs (id, key_id, model, parameters, status, max_attempts, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -34,11 +34,11 @@ public final class SQLiteJobStore: JobStore {
 
     public func claim(worker: String, lease: TimeInterval) async throws -> JobRecord? {
         let now = clock.now()
-        return try await pool.write { db in
+        return try pool.writeNow { db in
             try Self.expireLeases(db, now: now)
             guard
-                var job = try Row.fetchOne(
-                    db, sql: "SELECT * FROM jobs WHERE status = 'QUEUED' ORDER BY seq LIMIT 1"
+                var job = try db.cachedRow(
+                    sql: "SELECT * FROM jobs WHERE status = 'QUEUED' ORDER BY seq LIMIT 1"
                 ).map(JobRecord.init(row:))
             else { return nil }
             try job.state.apply(.claim(worker: worker, leaseUntil: now.addingTimeInterval(lease)))
@@ -53,13 +53,13 @@ public final class SQLiteJobStore: JobStore {
         return try await transition(jobID: jobID, event: .renew(worker: worker, leaseUntil: until))
     }
 
-    public func complete(jobID: String, worker: String, output: JobOutput) async throws -> Bool {
+    public func complete(jobID: String, worker: String, output: JobOutput, image: [UInt8]) async throws -> Bool {
         let now = clock.now()
-        return try await pool.write { db in
+        return try pool.writeNow { db in
             guard var job = try Self.fetch(db, id: jobID) else { return false }
             do { try job.state.apply(.complete(worker: worker)) } catch { return false }
             try Self.writeState(db, job: job, completedAt: now)
-            try db.execute(
+            try db.cachedExecute(
                 sql: """
                     UPDATE jobs SET blob_key = ?, output_format = ?, width = ?, height = ?, text = ?, engine = ?,
                     inference_time = ? WHERE id = ?
@@ -68,6 +68,9 @@ public final class SQLiteJobStore: JobStore {
                     output.blobKey, output.format.rawValue, output.width, output.height, output.text, output.engine,
                     output.inferenceTime, jobID,
                 ])
+            try db.cachedExecute(
+                sql: "INSERT OR REPLACE INTO blobs (key, bytes) VALUES (?, ?)",
+                arguments: [output.blobKey, Data(image)])
             return true
         }
     }
@@ -81,46 +84,56 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func expireAllLeases() async throws -> Int {
-        try await pool.write { db in
-            try db.execute(sql: "UPDATE jobs SET lease_expires_at = 0 WHERE status = 'PROCESSING'")
+        try pool.writeNow { db in
+            try db.cachedExecute(sql: "UPDATE jobs SET lease_expires_at = 0 WHERE status = 'PROCESSING'")
             return db.changesCount
         }
     }
 
     public func job(id: String) async throws -> JobRecord? {
-        try await pool.read { db in try Self.fetch(db, id: id) }
+        try pool.readNow { db in try Self.fetch(db, id: id) }
     }
 
     public func queuePosition(of job: JobRecord) async throws -> Int? {
         guard job.status == .queued else { return nil }
-        return try await pool.read { db in
+        return try pool.readNow { db in
             let ahead =
-                try Int.fetchOne(
-                    db, sql: "SELECT COUNT(*) FROM jobs WHERE status = 'QUEUED' AND seq < ?",
+                try db.cachedValue(
+                    Int.self, sql: "SELECT COUNT(*) FROM jobs WHERE status = 'QUEUED' AND seq < ?",
                     arguments: [job.sequence]) ?? 0
             return ahead + 1
         }
     }
 
     public func deleteFinished(before cutoff: Date, limit: Int) async throws -> [JobRecord] {
-        try await pool.write { db in
-            let jobs = try Row.fetchAll(
-                db,
+        try pool.writeNow { db in
+            let jobs = try db.cachedRows(
                 sql:
                     "SELECT * FROM jobs WHERE completed_at IS NOT NULL AND completed_at < ? ORDER BY completed_at LIMIT ?",
                 arguments: [cutoff.timeIntervalSince1970, limit]
             ).map(JobRecord.init(row:))
             for job in jobs {
-                try db.execute(sql: "DELETE FROM jobs WHERE id = ?", arguments: [job.id])
+                try db.cachedExecute(sql: "DELETE FROM jobs WHERE id = ?", arguments: [job.id])
+                if let key = job.output?.blobKey {
+                    try db.cachedExecute(sql: "DELETE FROM blobs WHERE key = ?", arguments: [key])
+                }
             }
             return jobs
+        }
+    }
+
+    public func image(key: String) async throws -> [UInt8]? {
+        try pool.readNow { db in
+            try db.cachedValue(Data.self, sql: "SELECT bytes FROM blobs WHERE key = ?", arguments: [key]).map {
+                [UInt8]($0)
+            }
         }
     }
 
     public func counts() async throws -> [JobStatus: Int] {
         try await pool.read { db in
             var counts: [JobStatus: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM jobs GROUP BY status") {
+            for row in try db.cachedRows(sql: "SELECT status, COUNT(*) AS n FROM jobs GROUP BY status") {
                 if let status = JobStatus(rawValue: row["status"]) { counts[status] = row["n"] }
             }
             return counts
@@ -131,7 +144,7 @@ public final class SQLiteJobStore: JobStore {
 
     private func transition(jobID: String, event: JobState.Event, completes: Bool = false) async throws -> Bool {
         let now = clock.now()
-        return try await pool.write { db in
+        return try pool.writeNow { db in
             guard var job = try Self.fetch(db, id: jobID) else { return false }
             do { try job.state.apply(event) } catch { return false }
             try Self.writeState(db, job: job, completedAt: completes ? now : nil)
@@ -141,8 +154,8 @@ public final class SQLiteJobStore: JobStore {
 
     /// Returns every job whose lease ran out to the queue, or fails it past its attempts.
     private static func expireLeases(_ db: Database, now: Date) throws {
-        let expired = try Row.fetchAll(
-            db, sql: "SELECT * FROM jobs WHERE status = 'PROCESSING' AND lease_expires_at <= ?",
+        let expired = try db.cachedRows(
+            sql: "SELECT * FROM jobs WHERE status = 'PROCESSING' AND lease_expires_at <= ?",
             arguments: [now.timeIntervalSince1970]
         ).map(JobRecord.init(row:))
         for var job in expired {
@@ -152,7 +165,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     private static func fetch(_ db: Database, id: String) throws -> JobRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(JobRecord.init(row:))
+        try db.cachedRow(sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(JobRecord.init(row:))
     }
 
     private static func writeState(
@@ -161,7 +174,7 @@ public final class SQLiteJobStore: JobStore {
         throws
     {
         let state = job.state
-        try db.execute(
+        try db.cachedExecute(
             sql: """
                 UPDATE jobs SET status = ?, attempts = ?, worker_id = ?, lease_expires_at = ?, error = ?,
                 started_at = COALESCE(?, started_at), completed_at = COALESCE(?, completed_at) WHERE id = ?

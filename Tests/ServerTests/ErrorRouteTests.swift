@@ -27,6 +27,19 @@ struct ErrorRouteTests {
         }
     }
 
+    @Test("a key revoked by another process is refused on its next request")
+    func revokedElsewhere() async throws {
+        try await TestServer.run { server, client in
+            #expect(try await client.get("/v2/requests/x", key: server.key).status == .notFound)
+            // A second store over the same database stands for `nano-banana keys revoke`.
+            let otherProcess = SQLiteAPIKeyStore(database: try SQLiteDatabase(path: server.components.database.path))
+            _ = try await otherProcess.revoke("test")
+            let response = try await client.get("/v2/requests/x", key: server.key)
+            #expect(response.status == .unauthorized)
+            #expect(response.errorMessage?.contains("revoked") == true)
+        }
+    }
+
     @Test(
         "bad parameters are 400 naming the field",
         arguments: [

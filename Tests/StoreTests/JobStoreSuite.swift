@@ -61,13 +61,14 @@ struct JobStoreSuite {
         let store = try fixture.make(clock)
         _ = try await store.enqueue(newJob("a"))
         _ = try await store.claim(worker: "w1", lease: 30)
-        #expect(try await !store.complete(jobID: "a", worker: "intruder", output: sampleOutput))
+        #expect(try await !store.complete(jobID: "a", worker: "intruder", output: sampleOutput, image: [1, 2, 3]))
         clock.advance(by: 2)
-        #expect(try await store.complete(jobID: "a", worker: "w1", output: sampleOutput))
-        #expect(try await !store.complete(jobID: "a", worker: "w1", output: sampleOutput))
+        #expect(try await store.complete(jobID: "a", worker: "w1", output: sampleOutput, image: [1, 2, 3]))
+        #expect(try await !store.complete(jobID: "a", worker: "w1", output: sampleOutput, image: [1, 2, 3]))
         let job = try #require(try await store.job(id: "a"))
         #expect(job.status == .completed)
         #expect(job.output == sampleOutput)
+        #expect(try await store.image(key: sampleOutput.blobKey) == [1, 2, 3])
         #expect(job.completedAt == clock.now())
         #expect(job.totalTime(now: clock.now()) == 2)
     }
@@ -99,7 +100,7 @@ struct JobStoreSuite {
         let again = try #require(try await store.claim(worker: "dead2", lease: 10))
         #expect(again.id == "a")
         #expect(again.state.attempts == 2)
-        #expect(try await !store.complete(jobID: "a", worker: "dead1", output: sampleOutput))
+        #expect(try await !store.complete(jobID: "a", worker: "dead1", output: sampleOutput, image: [1, 2, 3]))
         clock.advance(by: 11)
         #expect(try await store.claim(worker: "w3", lease: 10) == nil)
         let job = try #require(try await store.job(id: "a"))
@@ -117,7 +118,7 @@ struct JobStoreSuite {
         #expect(try await store.renewLease(jobID: "a", worker: "w1", lease: 10))
         clock.advance(by: 8)
         #expect(try await store.claim(worker: "w2", lease: 10) == nil)
-        #expect(try await store.complete(jobID: "a", worker: "w1", output: sampleOutput))
+        #expect(try await store.complete(jobID: "a", worker: "w1", output: sampleOutput, image: [1, 2, 3]))
     }
 
     @Test("release and expireAllLeases put jobs back in the queue", arguments: StoreFixture.all)
@@ -142,7 +143,7 @@ struct JobStoreSuite {
         let store = try fixture.make(clock)
         for id in ["old", "new", "waiting"] { _ = try await store.enqueue(newJob(id)) }
         _ = try await store.claim(worker: "w", lease: 60)
-        #expect(try await store.complete(jobID: "old", worker: "w", output: sampleOutput))
+        #expect(try await store.complete(jobID: "old", worker: "w", output: sampleOutput, image: [1, 2, 3]))
         clock.advance(by: 100)
         _ = try await store.claim(worker: "w", lease: 60)
         #expect(try await store.fail(jobID: "new", worker: "w", error: "x"))
@@ -150,6 +151,7 @@ struct JobStoreSuite {
         #expect(removed.map(\.id) == ["old"])
         #expect(removed.first?.output?.blobKey == "j.jpg")
         #expect(try await store.job(id: "old") == nil)
+        #expect(try await store.image(key: "j.jpg") == nil)
         #expect(try await store.job(id: "new") != nil)
         #expect(try await store.counts() == [.failed: 1, .queued: 1])
     }

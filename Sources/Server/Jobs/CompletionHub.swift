@@ -1,12 +1,19 @@
+import ServiceLifecycle
 import Synchronization
 
 /// Lets a v1 (sync) request wait for its own job. The request registers interest
 /// (``expect(_:)``) before the job is enqueued, so a job that finishes at once is never
-/// missed; whoever finishes a job calls ``finish(_:)``.
-final class CompletionHub: Sendable {
+/// missed; whoever finishes a job calls ``finish(_:)``. Deadlines are enforced by one
+/// ticker (``run()``), not a timer per waiting request.
+final class CompletionHub: Service, Sendable {
+    private struct Waiter {
+        let continuation: CheckedContinuation<Bool, Never>
+        let deadline: ContinuousClock.Instant
+    }
+
     private struct Entry {
         var finished = false
-        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var waiters: [UInt64: Waiter] = [:]
     }
 
     private struct State {
@@ -15,6 +22,12 @@ final class CompletionHub: Sendable {
     }
 
     private let state = Mutex(State())
+    /// How often deadlines are checked: the precision of the v1 timeout.
+    let tick: Duration
+
+    init(tick: Duration = .milliseconds(50)) {
+        self.tick = tick
+    }
 
     /// Starts tracking `jobID`. Pair with ``forget(_:)``.
     func expect(_ jobID: String) {
@@ -23,16 +36,16 @@ final class CompletionHub: Sendable {
         }
     }
 
-    /// Stops tracking `jobID`.
+    /// Stops tracking `jobID`; its waiters return `false`.
     func forget(_ jobID: String) {
         let waiters = state.withLock { $0.entries.removeValue(forKey: jobID)?.waiters.values.map { $0 } } ?? []
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters { waiter.continuation.resume(returning: false) }
     }
 
     /// Marks the job finished (COMPLETED or FAILED) and wakes its waiters; a no-op for jobs
     /// nobody waits for.
     func finish(_ jobID: String) {
-        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
+        let waiters: [Waiter] = state.withLock { state in
             guard var entry = state.entries[jobID] else { return [] }
             entry.finished = true
             let waiters = Array(entry.waiters.values)
@@ -40,45 +53,56 @@ final class CompletionHub: Sendable {
             state.entries[jobID] = entry
             return waiters
         }
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters { waiter.continuation.resume(returning: true) }
     }
 
-    /// Returns `true` once the job is finished, `false` at `timeout` (or on cancellation).
+    /// Returns `true` once the expected job is finished, `false` at `timeout` (or on
+    /// cancellation). The job must have been ``expect(_:)``ed.
     func wait(for jobID: String, timeout: Duration) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await self.waitForFinish(jobID) }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first || isFinished(jobID)
-        }
-    }
-
-    private func isFinished(_ jobID: String) -> Bool {
-        state.withLock { $0.entries[jobID]?.finished ?? false }
-    }
-
-    private func waitForFinish(_ jobID: String) async -> Bool {
         let id = state.withLock { state in
             state.nextWaiterID &+= 1
             return state.nextWaiterID
         }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state in
-                    guard var entry = state.entries[jobID], !entry.finished, !Task.isCancelled else { return true }
-                    entry.waiters[id] = continuation
+        let deadline = ContinuousClock.now + timeout
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let immediate: Bool? = state.withLock { state in
+                    guard var entry = state.entries[jobID] else { return false }
+                    if entry.finished { return true }
+                    if Task.isCancelled { return false }
+                    entry.waiters[id] = Waiter(continuation: continuation, deadline: deadline)
                     state.entries[jobID] = entry
-                    return false
+                    return nil
                 }
-                if resumeNow { continuation.resume() }
+                if let immediate { continuation.resume(returning: immediate) }
             }
         } onCancel: {
-            state.withLock { $0.entries[jobID]?.waiters.removeValue(forKey: id) }?.resume()
+            state.withLock { $0.entries[jobID]?.waiters.removeValue(forKey: id) }?.continuation.resume(returning: false)
         }
-        return isFinished(jobID)
+    }
+
+    /// Times out the waiters whose deadline has passed.
+    func expireWaiters(now: ContinuousClock.Instant = .now) {
+        let expired: [Waiter] = state.withLock { state in
+            var expired: [Waiter] = []
+            for (jobID, entry) in state.entries where !entry.waiters.isEmpty {
+                var entry = entry
+                for (id, waiter) in entry.waiters where waiter.deadline <= now {
+                    expired.append(waiter)
+                    entry.waiters.removeValue(forKey: id)
+                }
+                state.entries[jobID] = entry
+            }
+            return expired
+        }
+        for waiter in expired { waiter.continuation.resume(returning: false) }
+    }
+
+    /// The deadline ticker.
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.tick) }
+            expireWaiters()
+        }
     }
 }

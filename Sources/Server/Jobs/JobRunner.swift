@@ -3,26 +3,20 @@ import Foundation
 import Logging
 import NanoBananaAPI
 import Store
+import Synchronization
 
-/// Runs one claimed job to its end: the engine under a deadline, a heartbeat that keeps the
-/// lease, the image into the blob store, and the outcome into the job store.
+/// Runs one claimed job to its end: the engine in a task the pool's keeper can cancel at
+/// the deadline or when the lease is lost, then the outcome with its image into the store.
 struct JobRunner: Sendable {
     let jobs: any JobStore
-    let blobs: any BlobStore
     let models: ModelCatalog
     let hub: CompletionHub
+    let running: RunningJobs
     let jobTimeout: TimeInterval
-    let leaseDuration: TimeInterval
     let logger: Logger
 
-    private enum Outcome: Sendable {
-        case generated(GeneratedImage, seconds: Double)
-        case timedOut
-        case leaseLost
-    }
-
-    /// Runs `job`, which `worker` holds. Cancellation (shutdown past the drain timeout)
-    /// hands the job back to the queue.
+    /// Runs `job`, which `worker` holds. Cancellation of the calling task (shutdown past
+    /// the drain timeout) hands the job back to the queue.
     func run(_ job: JobRecord, worker: String) async {
         var logger = self.logger
         logger[metadataKey: "request_id"] = "\(job.id)"
@@ -40,33 +34,35 @@ struct JobRunner: Sendable {
             return
         }
 
+        let (result, stop) = await generate(request, engine: engine, jobID: job.id, worker: worker)
         do {
-            switch try await generate(request, engine: engine, jobID: job.id, worker: worker) {
-            case .generated(let image, let seconds):
-                let key = "\(job.id).\(image.format.fileExtension)"
-                try await blobs.put(image.bytes, key: key)
-                let output = JobOutput(
-                    blobKey: key, format: image.format, width: image.width, height: image.height, text: image.text,
-                    engine: engine.name, inferenceTime: seconds)
-                if try await !jobs.complete(jobID: job.id, worker: worker, output: output) {
-                    logger.warning("Finished a job whose lease had been lost; another worker owns it")
-                }
-                hub.finish(job.id)
-            case .timedOut:
+            switch (stop, result) {
+            case (.leaseLost, _):
+                logger.warning("Lost the lease on a job while running it; leaving it to its new worker")
+            case (.deadline, _):
                 await finish(
                     job, worker: worker,
                     failure: "The request timed out: the engine did not finish within \(Int(jobTimeout)) seconds.")
-            case .leaseLost:
-                logger.warning("Lost the lease on a job while running it; leaving it to its new worker")
+            case (nil, .success(let (image, seconds))):
+                let output = JobOutput(
+                    blobKey: "\(job.id).\(image.format.fileExtension)", format: image.format, width: image.width,
+                    height: image.height, text: image.text, engine: engine.name, inferenceTime: seconds)
+                if try await !jobs.complete(jobID: job.id, worker: worker, output: output, image: image.bytes) {
+                    logger.warning("Finished a job whose lease had been lost; another worker owns it")
+                }
+                hub.finish(job.id)
+            case (nil, .failure(let failure as EngineFailure)):
+                await finish(job, worker: worker, failure: failure.description)
+            case (nil, .failure(is CancellationError)):
+                _ = try await jobs.release(jobID: job.id, worker: worker)
+                logger.info("Handed an unfinished job back to the queue")
+            case (nil, .failure(let error)):
+                logger.error("Engine error", metadata: ["error": "\(error)"])
+                await finish(
+                    job, worker: worker, failure: "Internal error while generating the image (request \(job.id)).")
             }
-        } catch let failure as EngineFailure {
-            await finish(job, worker: worker, failure: failure.description)
-        } catch is CancellationError {
-            _ = try? await jobs.release(jobID: job.id, worker: worker)
-            logger.info("Handed an unfinished job back to the queue")
         } catch {
-            logger.error("Engine or store error", metadata: ["error": "\(error)"])
-            await finish(job, worker: worker, failure: "Internal error while generating the image (request \(job.id)).")
+            logger.error("Could not record the outcome of a job", metadata: ["error": "\(error)"])
         }
     }
 
@@ -79,36 +75,31 @@ struct JobRunner: Sendable {
         hub.finish(job.id)
     }
 
-    /// The engine call raced against the deadline, with a heartbeat alongside.
+    /// The engine call in its own task, registered with the keeper while it runs.
     private func generate(
         _ request: GenerationRequest, engine: any ImageEngine, jobID: String, worker: String
-    )
-        async throws -> Outcome
+    ) async
+        -> (Result<(GeneratedImage, Double), any Error>, RunningJobs.Stop?)
     {
-        let jobs = self.jobs
-        let lease = leaseDuration
-        let timeout = jobTimeout
-        return try await withThrowingTaskGroup(of: Outcome.self) { group in
-            group.addTask {
-                let start = ContinuousClock.now
+        let outcome = Mutex<Result<(GeneratedImage, Double), any Error>>(.failure(CancellationError()))
+        let task = Task {
+            let start = ContinuousClock.now
+            do {
                 let image = try await engine.generate(request)
                 let elapsed = ContinuousClock.now - start
-                return .generated(
-                    image, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                outcome.withLock { $0 = .success((image, seconds)) }
+            } catch {
+                outcome.withLock { $0 = .failure(error) }
             }
-            group.addTask {
-                try await Task.sleep(for: .seconds(timeout))
-                return .timedOut
-            }
-            group.addTask {
-                while true {
-                    try await Task.sleep(for: .seconds(lease / 3))
-                    if try await !jobs.renewLease(jobID: jobID, worker: worker, lease: lease) { return .leaseLost }
-                }
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next() else { throw CancellationError() }
-            return first
         }
+        running.insert(jobID: jobID, worker: worker, deadline: .now + .seconds(jobTimeout), task: task)
+        await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            task.cancel()
+        }
+        let stop = running.remove(jobID: jobID)
+        return (outcome.withLock { $0 }, stop)
     }
 }

@@ -7,7 +7,6 @@ import Store
 /// routes already answer 404 for expired requests; the sweeper reclaims the space.
 struct RetentionSweeper: Service {
     let jobs: any JobStore
-    let blobs: any BlobStore
     let clock: any WallClock
     let retention: TimeInterval
     let interval: TimeInterval
@@ -27,9 +26,6 @@ struct RetentionSweeper: Service {
         var removed = 0
         while true {
             let batch = try await jobs.deleteFinished(before: cutoff, limit: 500)
-            for job in batch {
-                if let key = job.output?.blobKey { try? await blobs.delete(key: key) }
-            }
             removed += batch.count
             if batch.count < 500 { break }
         }

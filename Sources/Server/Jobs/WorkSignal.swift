@@ -13,8 +13,10 @@ final class WorkSignal: Sendable {
 
     private let state = Mutex(State())
 
-    /// Changes every time ``signal()`` is called.
+    /// Changes every time ``signal()`` or ``wakeAll()`` is called.
     var generation: UInt64 { state.withLock { $0.generation } }
+
+    var isStopped: Bool { state.withLock { $0.stopped } }
 
     /// Wakes one idle worker (new work exists).
     func signal() {
@@ -26,30 +28,24 @@ final class WorkSignal: Sendable {
         waiter?.resume()
     }
 
-    /// Wakes every waiter and makes later waits return at once (shutdown).
-    func stop() {
+    /// Wakes every idle worker, to look again for work nobody signalled (expired leases).
+    func wakeAll() {
         let waiters = state.withLock { state in
-            state.stopped = true
+            state.generation &+= 1
             defer { state.waiters.removeAll() }
             return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
-    var isStopped: Bool { state.withLock { $0.stopped } }
-
-    /// Returns when a signal comes after `generation`, at `timeout`, on stop, or on
-    /// cancellation, whichever is first.
-    func wait(after generation: UInt64, timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitForSignal(after: generation) }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
-        }
+    /// Wakes every waiter and makes later waits return at once (shutdown).
+    func stop() {
+        state.withLock { $0.stopped = true }
+        wakeAll()
     }
 
-    private func waitForSignal(after generation: UInt64) async {
+    /// Returns when a signal comes after `generation`, on stop, or on cancellation.
+    func wait(after generation: UInt64) async {
         let id = state.withLock { state in
             state.nextWaiterID &+= 1
             return state.nextWaiterID

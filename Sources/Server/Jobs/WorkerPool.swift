@@ -9,16 +9,16 @@ import Store
 struct WorkerPool: Service {
     let jobs: any JobStore
     let runner: JobRunner
+    let running: RunningJobs
     let signal: WorkSignal
     let concurrency: Int
     let leaseDuration: TimeInterval
     let drainTimeout: TimeInterval
-    /// How often an idle worker looks for work with no signal (expired leases, other
-    /// processes' submissions).
+    /// How often idle workers look for work nobody signalled (expired leases).
     let idlePoll: Duration
     let logger: Logger
 
-    private enum Finished { case worker, drainTimeout, timerCancelled }
+    private enum Finished { case worker, drainTimeout, timerCancelled, keeper }
 
     func run() async throws {
         guard concurrency > 0 else { return }
@@ -34,6 +34,10 @@ struct WorkerPool: Service {
                     }
                 }
                 group.addTask {
+                    await keepLeases()
+                    return .keeper
+                }
+                group.addTask {
                     for await _ in stopped {}
                     try? await Task.sleep(for: .seconds(drainTimeout))
                     return Task.isCancelled ? .timerCancelled : .drainTimeout
@@ -46,7 +50,7 @@ struct WorkerPool: Service {
                     case .drainTimeout:
                         logger.warning("Drain timeout reached; handing running jobs back to the queue")
                         group.cancelAll()
-                    case .timerCancelled:
+                    case .timerCancelled, .keeper:
                         break
                     }
                 }
@@ -72,7 +76,34 @@ struct WorkerPool: Service {
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
-            await signal.wait(after: generation, timeout: idlePoll)
+            await signal.wait(after: generation)
+        }
+    }
+
+    /// The one loop that watches every running job: cancels those past their deadline,
+    /// renews the leases of the rest, and now and then wakes idle workers to look for
+    /// jobs whose lease ran out elsewhere.
+    private func keepLeases() async {
+        let tick = Duration.milliseconds(250)
+        let renewEvery = Duration.seconds(leaseDuration / 3)
+        var lastRenewal = ContinuousClock.now
+        var lastWake = ContinuousClock.now
+        while !signal.isStopped && !Task.isCancelled {
+            try? await Task.sleep(for: tick)
+            let now = ContinuousClock.now
+            running.stopOverdue(now: now)
+            if now - lastRenewal >= renewEvery {
+                lastRenewal = now
+                for holder in running.holders {
+                    let kept =
+                        (try? await jobs.renewLease(jobID: holder.jobID, worker: holder.worker, lease: leaseDuration))
+                    if kept == false { running.stop(jobID: holder.jobID, because: .leaseLost) }
+                }
+            }
+            if now - lastWake >= idlePoll {
+                lastWake = now
+                signal.wakeAll()
+            }
         }
     }
 }

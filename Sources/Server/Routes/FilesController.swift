@@ -4,7 +4,7 @@ import Store
 
 /// `GET /v2/files/{name}`: result images behind signed, expiring links, no API key.
 struct FilesController: Sendable {
-    let blobs: any BlobStore
+    let jobs: any JobStore
     let signer: OutputURLSigner
     let clock: any WallClock
 
@@ -26,7 +26,7 @@ struct FilesController: Sendable {
         case .valid:
             break
         }
-        guard let bytes = try await blobs.get(key: name) else {
+        guard let bytes = try await jobs.image(key: name) else {
             throw APIError.notFound("This file no longer exists: the result has expired.")
         }
         var headers: HTTPFields = [:]

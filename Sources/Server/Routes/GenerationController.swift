@@ -9,7 +9,6 @@ import Store
 struct GenerationController: Sendable {
     let submitter: JobSubmitter
     let views: JobViews
-    let blobs: any BlobStore
     let hub: CompletionHub
     let urls: PublicURLs
     let syncTimeout: TimeInterval
@@ -43,7 +42,7 @@ struct GenerationController: Sendable {
         }
         switch job.status {
         case .completed:
-            guard let output = job.output, let bytes = try await blobs.get(key: output.blobKey) else {
+            guard let output = job.output, let bytes = try await views.jobs.image(key: output.blobKey) else {
                 throw APIError(.internalServerError, "The image of request \(job.id) is missing from storage.")
             }
             var headers: HTTPFields = [:]
