@@ -20,6 +20,8 @@ public struct ServerComponents: Sendable {
     let hub = CompletionHub()
     /// Where CPU-heavy rendering and encoding run, away from the event loops.
     let renderPool: NIOThreadPool
+    /// Held for as long as these components live.
+    let lock: DataDirectoryLock
 
     /// Opens (creating) the data directory, the database and the engine.
     ///
@@ -33,6 +35,7 @@ public struct ServerComponents: Sendable {
         self.clock = clock
         let directory = URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        lock = try DataDirectoryLock(directory: directory)
         database = try SQLiteDatabase(path: directory.appendingPathComponent("nano-banana.sqlite").path)
         jobs = SQLiteJobStore(database: database, clock: clock)
         keys = APIKeyCache(SQLiteAPIKeyStore(database: database, clock: clock))

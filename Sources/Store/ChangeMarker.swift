@@ -19,7 +19,7 @@ public struct ChangeMarker: Sendable {
 
     /// Records a change.
     public func touch() {
-        FileManager.default.createFile(atPath: path, contents: Data(UUID().uuidString.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(UUID().uuidString.utf8))
     }
 
     /// A value that differs after every ``touch()``; 0 while the file does not exist.

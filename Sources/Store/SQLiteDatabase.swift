@@ -82,9 +82,10 @@ extension DatabasePool {
     // is that a task may block while another holds the write lock, for as long as one
     // short transaction. See BENCHMARKS.md for the figures before and after.
 
-    /// Runs a short read on the calling thread.
+    /// Runs one SELECT on the calling thread, without a surrounding transaction (a single
+    /// statement is consistent on its own); for multi-statement reads use `read`.
     func readNow<T>(_ value: (Database) throws -> T) throws -> T {
-        try read(value)
+        try unsafeRead(value)
     }
 
     /// Runs a short write transaction on the calling thread.

@@ -38,7 +38,7 @@ public final class SQLiteJobStore: JobStore {
             try Self.expireLeases(db, now: now)
             guard
                 var job = try db.cachedRow(
-                    sql: "SELECT * FROM jobs WHERE status = 'QUEUED' ORDER BY seq LIMIT 1"
+                    sql: "SELECT \(JobRecord.columns) FROM jobs WHERE status = 'QUEUED' ORDER BY seq LIMIT 1"
                 ).map(JobRecord.init(row:))
             else { return nil }
             try job.state.apply(.claim(worker: worker, leaseUntil: now.addingTimeInterval(lease)))
@@ -109,7 +109,7 @@ public final class SQLiteJobStore: JobStore {
         try pool.writeNow { db in
             let jobs = try db.cachedRows(
                 sql:
-                    "SELECT * FROM jobs WHERE completed_at IS NOT NULL AND completed_at < ? ORDER BY completed_at LIMIT ?",
+                    "SELECT \(JobRecord.columns) FROM jobs WHERE completed_at IS NOT NULL AND completed_at < ? ORDER BY completed_at LIMIT ?",
                 arguments: [cutoff.timeIntervalSince1970, limit]
             ).map(JobRecord.init(row:))
             for job in jobs {
@@ -155,7 +155,7 @@ public final class SQLiteJobStore: JobStore {
     /// Returns every job whose lease ran out to the queue, or fails it past its attempts.
     private static func expireLeases(_ db: Database, now: Date) throws {
         let expired = try db.cachedRows(
-            sql: "SELECT * FROM jobs WHERE status = 'PROCESSING' AND lease_expires_at <= ?",
+            sql: "SELECT \(JobRecord.columns) FROM jobs WHERE status = 'PROCESSING' AND lease_expires_at <= ?",
             arguments: [now.timeIntervalSince1970]
         ).map(JobRecord.init(row:))
         for var job in expired {
@@ -165,7 +165,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     private static func fetch(_ db: Database, id: String) throws -> JobRecord? {
-        try db.cachedRow(sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(JobRecord.init(row:))
+        try db.cachedRow(sql: "SELECT \(JobRecord.columns) FROM jobs WHERE id = ?", arguments: [id]).map(JobRecord.init(row:))
     }
 
     private static func writeState(
@@ -187,27 +187,30 @@ public final class SQLiteJobStore: JobStore {
 }
 
 extension JobRecord {
+    /// The columns `init(row:)` reads, by position: decoding by index avoids a
+    /// case-insensitive name lookup per column per row.
+    static let columns = """
+        seq, id, key_id, model, parameters, status, attempts, max_attempts, worker_id, lease_expires_at, error, \
+        created_at, started_at, completed_at, blob_key, output_format, width, height, text, engine, inference_time
+        """
+
     init(row: Row) {
-        let status = JobStatus(rawValue: row["status"]) ?? .failed
-        let lease: Double? = row["lease_expires_at"]
+        let status = JobStatus(rawValue: row[5]) ?? .failed
+        let lease: Double? = row[9]
         let state = JobState(
-            status: status, attempts: row["attempts"], maxAttempts: row["max_attempts"], workerID: row["worker_id"],
-            leaseExpiresAt: lease.map(Date.init(timeIntervalSince1970:)), error: row["error"])
-        let started: Double? = row["started_at"]
-        let completed: Double? = row["completed_at"]
+            status: status, attempts: row[6], maxAttempts: row[7], workerID: row[8],
+            leaseExpiresAt: lease.map(Date.init(timeIntervalSince1970:)), error: row[10])
+        let started: Double? = row[12]
+        let completed: Double? = row[13]
         var output: JobOutput?
-        if status == .completed, let blobKey: String = row["blob_key"],
-            let format = OutputFormat(rawValue: row["output_format"] ?? "")
-        {
+        if status == .completed, let blobKey: String = row[14], let format = OutputFormat(rawValue: row[15] ?? "") {
             output = JobOutput(
-                blobKey: blobKey, format: format, width: row["width"] ?? 0, height: row["height"] ?? 0,
-                text: row["text"], engine: row["engine"] ?? "unknown", inferenceTime: row["inference_time"] ?? 0)
+                blobKey: blobKey, format: format, width: row[16] ?? 0, height: row[17] ?? 0, text: row[18],
+                engine: row[19] ?? "unknown", inferenceTime: row[20] ?? 0)
         }
         self.init(
-            sequence: row["seq"], id: row["id"], keyID: row["key_id"], model: row["model"],
-            parameters: row["parameters"], state: state,
-            createdAt: Date(timeIntervalSince1970: row["created_at"]),
-            startedAt: started.map(Date.init(timeIntervalSince1970:)),
+            sequence: row[0], id: row[1], keyID: row[2], model: row[3], parameters: row[4], state: state,
+            createdAt: Date(timeIntervalSince1970: row[11]), startedAt: started.map(Date.init(timeIntervalSince1970:)),
             completedAt: completed.map(Date.init(timeIntervalSince1970:)), output: output)
     }
 }

@@ -68,6 +68,30 @@ struct SyncRouteTests {
         }
     }
 
+    @Test("a job past its timeout FAILS as timed out, even if the engine ignores cancellation")
+    func jobTimeout() async throws {
+        let engine = GatedEngine()
+        try await TestServer.run(configure: { $0.jobTimeout = 0.3 }, engine: engine) { server, client in
+            let response = try await client.post("/v1/nano-banana-2", json: #"{"prompt":"x"}"#, key: server.key)
+            #expect(response.status == .unprocessableContent)
+            #expect(response.errorMessage?.contains("timed out") == true)
+            let id = try #require(try response.decoded(ErrorBody.self).requestID)
+            let status = try await client.get("/v2/requests/\(id)/status", key: server.key)
+            #expect(status.status == .unprocessableContent)
+            #expect(try status.decoded(StatusBody.self).status == .failed)
+            engine.open()
+        }
+    }
+
+    @Test("a second server on the same data directory refuses to start")
+    func exclusiveDataDirectory() async throws {
+        try await TestServer.run { server, _ in
+            #expect(throws: DataDirectoryLockError.self) {
+                _ = try ServerComponents(configuration: server.components.configuration)
+            }
+        }
+    }
+
     @Test("past the sync deadline v1 answers 504 naming the request, which still completes")
     func deadline() async throws {
         let engine = GatedEngine()

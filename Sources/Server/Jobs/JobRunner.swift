@@ -75,31 +75,70 @@ struct JobRunner: Sendable {
         hub.finish(job.id)
     }
 
-    /// The engine call in its own task, registered with the keeper while it runs.
-    private func generate(
-        _ request: GenerationRequest, engine: any ImageEngine, jobID: String, worker: String
-    ) async
+    /// The engine call in its own task, registered with the keeper while it runs. The
+    /// worker waits for whichever comes first: the engine's result, or the keeper stopping
+    /// the job (deadline, lost lease), so an engine that ignores cancellation cannot hold
+    /// a worker past the deadline.
+    private func generate(_ request: GenerationRequest, engine: any ImageEngine, jobID: String, worker: String) async
         -> (Result<(GeneratedImage, Double), any Error>, RunningJobs.Stop?)
     {
-        let outcome = Mutex<Result<(GeneratedImage, Double), any Error>>(.failure(CancellationError()))
-        let task = Task {
-            let start = ContinuousClock.now
-            do {
-                let image = try await engine.generate(request)
-                let elapsed = ContinuousClock.now - start
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                outcome.withLock { $0 = .success((image, seconds)) }
-            } catch {
-                outcome.withLock { $0 = .failure(error) }
-            }
-        }
-        running.insert(jobID: jobID, worker: worker, deadline: .now + .seconds(jobTimeout), task: task)
+        let waiter = ResumeOnce()
         await withTaskCancellationHandler {
-            await task.value
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                waiter.set(continuation)
+                let task = Task {
+                    let start = ContinuousClock.now
+                    do {
+                        let image = try await engine.generate(request)
+                        let elapsed = ContinuousClock.now - start
+                        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                        waiter.record(.success((image, seconds)))
+                    } catch {
+                        waiter.record(.failure(error))
+                    }
+                    waiter.resume()
+                }
+                running.insert(
+                    jobID: jobID, worker: worker, deadline: .now + .seconds(jobTimeout), task: task,
+                    release: { waiter.resume() })
+            }
         } onCancel: {
-            task.cancel()
+            running.cancel(jobID: jobID)
+            waiter.resume()
         }
         let stop = running.remove(jobID: jobID)
-        return (outcome.withLock { $0 }, stop)
+        return (waiter.outcome, stop)
+    }
+}
+
+/// The engine's outcome, and the worker's continuation resumed exactly once: by the
+/// engine finishing, or by the keeper or shutdown stopping the job, whichever is first.
+private final class ResumeOnce: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<Void, Never>?, resumed: Bool)>((nil, false))
+    private let result = Mutex<Result<(GeneratedImage, Double), any Error>>(.failure(CancellationError()))
+
+    var outcome: Result<(GeneratedImage, Double), any Error> { result.withLock { $0 } }
+
+    func record(_ outcome: Result<(GeneratedImage, Double), any Error>) {
+        result.withLock { $0 = outcome }
+    }
+
+    func set(_ continuation: CheckedContinuation<Void, Never>) {
+        let resumeNow = state.withLock { state in
+            if state.resumed { return true }
+            state.continuation = continuation
+            return false
+        }
+        if resumeNow { continuation.resume() }
+    }
+
+    func resume() {
+        let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard !state.resumed else { return nil }
+            state.resumed = true
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume()
     }
 }

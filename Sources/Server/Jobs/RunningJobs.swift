@@ -14,14 +14,19 @@ final class RunningJobs: Sendable {
     struct Entry: Sendable {
         let worker: String
         let deadline: ContinuousClock.Instant
-        let task: Task<Void, Never>?
+        let task: Task<Void, Never>
+        /// Releases the worker waiting for this job, even if the engine ignores cancellation.
+        let release: @Sendable () -> Void
         var stop: Stop?
     }
 
     private let entries = Mutex<[String: Entry]>([:])
 
-    func insert(jobID: String, worker: String, deadline: ContinuousClock.Instant, task: Task<Void, Never>) {
-        entries.withLock { $0[jobID] = Entry(worker: worker, deadline: deadline, task: task) }
+    func insert(
+        jobID: String, worker: String, deadline: ContinuousClock.Instant, task: Task<Void, Never>,
+        release: @escaping @Sendable () -> Void
+    ) {
+        entries.withLock { $0[jobID] = Entry(worker: worker, deadline: deadline, task: task, release: release) }
     }
 
     /// Forgets the job and says why the keeper stopped it, if it did.
@@ -34,14 +39,21 @@ final class RunningJobs: Sendable {
         entries.withLock { $0.map { ($0.key, $0.value.worker) } }
     }
 
-    /// Cancels the job's engine task, remembering why.
+    /// Cancels the job's engine task and releases its worker, remembering why.
     func stop(jobID: String, because reason: Stop) {
-        let task: Task<Void, Never>? = entries.withLock { entries in
+        let entry: Entry? = entries.withLock { entries in
             guard entries[jobID]?.stop == nil else { return nil }
             entries[jobID]?.stop = reason
-            return entries[jobID]?.task
+            return entries[jobID]
         }
-        task?.cancel()
+        entry?.task.cancel()
+        entry?.release()
+    }
+
+    /// Cancels the job's engine task without marking a stop (the worker itself is being
+    /// cancelled: shutdown).
+    func cancel(jobID: String) {
+        entries.withLock { $0[jobID]?.task }?.cancel()
     }
 
     /// Cancels every job past its deadline.
