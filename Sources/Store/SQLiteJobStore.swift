@@ -165,7 +165,8 @@ public final class SQLiteJobStore: JobStore {
     }
 
     private static func fetch(_ db: Database, id: String) throws -> JobRecord? {
-        try db.cachedRow(sql: "SELECT \(JobRecord.columns) FROM jobs WHERE id = ?", arguments: [id]).map(JobRecord.init(row:))
+        try db.cachedRow(sql: "SELECT \(JobRecord.columns) FROM jobs WHERE id = ?", arguments: [id]).map(
+            JobRecord.init(row:))
     }
 
     private static func writeState(

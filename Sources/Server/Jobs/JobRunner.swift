@@ -79,7 +79,9 @@ struct JobRunner: Sendable {
     /// worker waits for whichever comes first: the engine's result, or the keeper stopping
     /// the job (deadline, lost lease), so an engine that ignores cancellation cannot hold
     /// a worker past the deadline.
-    private func generate(_ request: GenerationRequest, engine: any ImageEngine, jobID: String, worker: String) async
+    private func generate(
+        _ request: GenerationRequest, engine: any ImageEngine, jobID: String, worker: String
+    ) async
         -> (Result<(GeneratedImage, Double), any Error>, RunningJobs.Stop?)
     {
         let waiter = ResumeOnce()
