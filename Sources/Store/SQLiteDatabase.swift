@@ -75,20 +75,19 @@ public final class SQLiteDatabase: Sendable {
 }
 
 extension DatabasePool {
-    // The job and blob stores read and write on the calling thread instead of through
-    // GRDB's async API. Their statements are short (microseconds, by key or index), much
-    // shorter than the thread hops and continuation resumptions of the async API, which
-    // under load queued every worker's step behind hundreds of request tasks. The price
-    // is that a task may block while another holds the write lock, for as long as one
-    // short transaction. See BENCHMARKS.md for the figures before and after.
-
     /// Runs one SELECT on the calling thread, without a surrounding transaction (a single
     /// statement is consistent on its own); for multi-statement reads use `read`.
+    ///
+    /// Point reads by key take microseconds, much less than the thread hops of GRDB's async
+    /// API, which under load queued every lookup behind hundreds of request tasks (see
+    /// BENCHMARKS.md); the price is that a task blocks for the length of one short read.
     func readNow<T>(_ value: (Database) throws -> T) throws -> T {
         try unsafeRead(value)
     }
 
-    /// Runs a short write transaction on the calling thread.
+    /// Runs a short write transaction on the calling thread. The workers' claims and
+    /// completions use it: through an async hop, each worker step waited behind every
+    /// queued request task, and a job took hundreds of milliseconds under polling load.
     func writeNow<T>(_ updates: (Database) throws -> T) throws -> T {
         try write(updates)
     }

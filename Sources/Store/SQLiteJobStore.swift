@@ -4,18 +4,24 @@ import NanoBananaAPI
 
 /// The embedded ``JobStore``: jobs in SQLite. Each transition is one write transaction that
 /// loads the job's ``JobState``, applies the event and writes it back.
+///
+/// Submissions are group-committed (``WriteBatcher``): many API requests share one commit.
+/// The workers' claims and completions run on the worker's own thread (`writeNow`), so a
+/// job's progress never waits in the task queue behind polling requests.
 public final class SQLiteJobStore: JobStore {
     private let pool: DatabasePool
+    private let writer: WriteBatcher
     private let clock: any WallClock
 
     public init(database: SQLiteDatabase, clock: any WallClock = SystemWallClock()) {
         self.pool = database.pool
+        self.writer = WriteBatcher(pool: database.pool)
         self.clock = clock
     }
 
     public func enqueue(_ job: NewJob) async throws -> JobRecord {
         let now = clock.now()
-        return try pool.writeNow { db in
+        return try await writer.write { db in
             try db.cachedExecute(
                 sql: """
                     INSERT INTO jobs (id, key_id, model, parameters, status, max_attempts, created_at)

@@ -18,6 +18,7 @@ struct TestServer {
 
     /// Builds the server and runs `body` against it through Hummingbird's router test
     /// client (workers and sweeper run as in production).
+    @discardableResult
     static func run<Value: Sendable>(
         configure: (inout ServerConfiguration) -> Void = { _ in },
         engine: (any ImageEngine)? = nil,
