@@ -6,15 +6,19 @@ public struct NewJob: Sendable {
     public var id: String
     public var keyID: String
     public var model: String
-    /// The validated parameters as JSON, handed to the engine unchanged.
+    /// The validated parameters as JSON, handed to the engine unchanged. They may be
+    /// large (inline reference images), so only a claim reads them back.
     public var parameters: String
+    /// The seed among the parameters, reported in results.
+    public var seed: Int64
     public var maxAttempts: Int
 
-    public init(id: String, keyID: String, model: String, parameters: String, maxAttempts: Int) {
+    public init(id: String, keyID: String, model: String, parameters: String, seed: Int64, maxAttempts: Int) {
         self.id = id
         self.keyID = keyID
         self.model = model
         self.parameters = parameters
+        self.seed = seed
         self.maxAttempts = maxAttempts
     }
 }
@@ -52,7 +56,7 @@ public struct JobRecord: Sendable, Equatable {
     public var id: String
     public var keyID: String
     public var model: String
-    public var parameters: String
+    public var seed: Int64
     public var state: JobState
     public var createdAt: Date
     public var startedAt: Date?
@@ -70,4 +74,13 @@ public struct JobRecord: Sendable, Equatable {
     public func totalTime(now: Date) -> Double {
         (completedAt ?? now).timeIntervalSince(createdAt)
     }
+}
+
+/// A job a worker has just claimed, with the parameters it needs to run it.
+public struct ClaimedJob: Sendable, Equatable {
+    public var record: JobRecord
+    /// The validated parameters as JSON, as submitted.
+    public var parameters: String
+
+    public var id: String { record.id }
 }

@@ -12,13 +12,14 @@ public protocol JobStore: Sendable {
 
     /// Takes the oldest runnable job for `worker` until `now + lease`. Jobs whose lease ran
     /// out are returned to the queue (or failed, past their attempts) first.
-    func claim(worker: String, lease: TimeInterval) async throws -> JobRecord?
+    func claim(worker: String, lease: TimeInterval) async throws -> ClaimedJob?
 
     /// Extends the lease of a job the worker holds.
     func renewLease(jobID: String, worker: String, lease: TimeInterval) async throws -> Bool
 
     /// Records the output of a job the worker holds, and its image under
     /// `output.blobKey`, in one transaction: COMPLETED with its image, or nothing.
+    /// A finished job's parameters are dropped (they may hold large inline images).
     func complete(jobID: String, worker: String, output: JobOutput, image: [UInt8]) async throws -> Bool
 
     /// The image a completed job stored.

@@ -31,7 +31,7 @@ public final class SQLiteDatabase: Sendable {
                         id TEXT NOT NULL UNIQUE,
                         key_id TEXT NOT NULL,
                         model TEXT NOT NULL,
-                        parameters TEXT NOT NULL,
+                        seed INTEGER NOT NULL,
                         status TEXT NOT NULL,
                         attempts INTEGER NOT NULL DEFAULT 0,
                         max_attempts INTEGER NOT NULL,
@@ -49,6 +49,10 @@ public final class SQLiteDatabase: Sendable {
                         engine TEXT,
                         inference_time REAL
                     );
+                    CREATE TABLE job_parameters (
+                        id TEXT PRIMARY KEY,
+                        parameters TEXT NOT NULL
+                    ) WITHOUT ROWID;
                     CREATE INDEX jobs_by_status ON jobs(status, seq);
                     CREATE INDEX jobs_by_lease ON jobs(lease_expires_at) WHERE status = 'PROCESSING';
                     CREATE INDEX jobs_by_completion ON jobs(completed_at) WHERE completed_at IS NOT NULL;

@@ -24,21 +24,23 @@ public final class SQLiteJobStore: JobStore {
         return try await writer.write { db in
             try db.cachedExecute(
                 sql: """
-                    INSERT INTO jobs (id, key_id, model, parameters, status, max_attempts, created_at)
+                    INSERT INTO jobs (id, key_id, model, seed, status, max_attempts, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    job.id, job.keyID, job.model, job.parameters, JobStatus.queued.rawValue, job.maxAttempts,
+                    job.id, job.keyID, job.model, job.seed, JobStatus.queued.rawValue, job.maxAttempts,
                     now.timeIntervalSince1970,
                 ]
             )
+            try db.cachedExecute(
+                sql: "INSERT INTO job_parameters (id, parameters) VALUES (?, ?)", arguments: [job.id, job.parameters])
             return JobRecord(
                 sequence: db.lastInsertedRowID, id: job.id, keyID: job.keyID, model: job.model,
-                parameters: job.parameters, state: JobState(maxAttempts: job.maxAttempts), createdAt: now)
+                seed: job.seed, state: JobState(maxAttempts: job.maxAttempts), createdAt: now)
         }
     }
 
-    public func claim(worker: String, lease: TimeInterval) async throws -> JobRecord? {
+    public func claim(worker: String, lease: TimeInterval) async throws -> ClaimedJob? {
         let now = clock.now()
         return try pool.writeNow { db in
             try Self.expireLeases(db, now: now)
@@ -50,7 +52,10 @@ public final class SQLiteJobStore: JobStore {
             try job.state.apply(.claim(worker: worker, leaseUntil: now.addingTimeInterval(lease)))
             job.startedAt = now
             try Self.writeState(db, job: job, startedAt: now)
-            return job
+            let parameters =
+                try db.cachedValue(
+                    String.self, sql: "SELECT parameters FROM job_parameters WHERE id = ?", arguments: [job.id]) ?? "{}"
+            return ClaimedJob(record: job, parameters: parameters)
         }
     }
 
@@ -190,6 +195,10 @@ public final class SQLiteJobStore: JobStore {
                 state.status.rawValue, state.attempts, state.workerID, state.leaseExpiresAt?.timeIntervalSince1970,
                 state.error, startedAt?.timeIntervalSince1970, completedAt?.timeIntervalSince1970, job.id,
             ])
+        if state.status.isTerminal {
+            // Parameters may hold large inline images; a finished job no longer needs them.
+            try db.cachedExecute(sql: "DELETE FROM job_parameters WHERE id = ?", arguments: [job.id])
+        }
     }
 }
 
@@ -197,7 +206,7 @@ extension JobRecord {
     /// The columns `init(row:)` reads, by position: decoding by index avoids a
     /// case-insensitive name lookup per column per row.
     static let columns = """
-        seq, id, key_id, model, parameters, status, attempts, max_attempts, worker_id, lease_expires_at, error, \
+        seq, id, key_id, model, seed, status, attempts, max_attempts, worker_id, lease_expires_at, error, \
         created_at, started_at, completed_at, blob_key, output_format, width, height, text, engine, inference_time
         """
 
@@ -216,7 +225,7 @@ extension JobRecord {
                 engine: row[19] ?? "unknown", inferenceTime: row[20] ?? 0)
         }
         self.init(
-            sequence: row[0], id: row[1], keyID: row[2], model: row[3], parameters: row[4], state: state,
+            sequence: row[0], id: row[1], keyID: row[2], model: row[3], seed: row[4], state: state,
             createdAt: Date(timeIntervalSince1970: row[11]), startedAt: started.map(Date.init(timeIntervalSince1970:)),
             completedAt: completed.map(Date.init(timeIntervalSince1970:)), output: output)
     }

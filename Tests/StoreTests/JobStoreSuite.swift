@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import NanoBananaAPI
 import Testing
 
@@ -22,7 +23,8 @@ struct StoreFixture: Sendable, CustomTestStringConvertible {
 }
 
 func newJob(_ id: String = UUID().uuidString, key: String = "key_a", maxAttempts: Int = 3) -> NewJob {
-    NewJob(id: id, keyID: key, model: "nano-banana-2", parameters: #"{"prompt":"x"}"#, maxAttempts: maxAttempts)
+    NewJob(
+        id: id, keyID: key, model: "nano-banana-2", parameters: #"{"prompt":"x"}"#, seed: 7, maxAttempts: maxAttempts)
 }
 
 let sampleOutput = JobOutput(
@@ -38,7 +40,9 @@ struct JobStoreSuite {
         let second = try await store.claim(worker: "w2", lease: 30)
         #expect(first?.id == "a")
         #expect(second?.id == "b")
-        #expect(first?.status == .processing)
+        #expect(first?.record.status == .processing)
+        #expect(first?.parameters == #"{"prompt":"x"}"#)
+        #expect(first?.record.seed == 7)
         #expect(try await store.claim(worker: "w3", lease: 30)?.id == "c")
         #expect(try await store.claim(worker: "w4", lease: 30) == nil)
     }
@@ -99,7 +103,7 @@ struct JobStoreSuite {
         clock.advance(by: 5)
         let again = try #require(try await store.claim(worker: "dead2", lease: 10))
         #expect(again.id == "a")
-        #expect(again.state.attempts == 2)
+        #expect(again.record.state.attempts == 2)
         #expect(try await !store.complete(jobID: "a", worker: "dead1", output: sampleOutput, image: [1, 2, 3]))
         clock.advance(by: 11)
         #expect(try await store.claim(worker: "w3", lease: 10) == nil)
@@ -172,5 +176,28 @@ struct JobStoreSuite {
         }
         #expect(claimed.count == 100)
         #expect(Set(claimed).count == 100)
+    }
+}
+
+@Suite("SQLite job store")
+struct SQLiteJobStoreTests {
+    @Test("parameters are kept apart from the job row and dropped once the job is finished")
+    func parametersLifecycle() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "nb-params-\(UUID().uuidString).sqlite"
+        ).path
+        let database = try SQLiteDatabase(path: path)
+        let store = SQLiteJobStore(database: database, clock: ManualWallClock())
+        let big = #"{"prompt":"x","image_urls":["data:image/png;base64,\#(String(repeating: "A", count: 1_000_000))"]}"#
+        _ = try await store.enqueue(NewJob(id: "a", keyID: "k", model: "m", parameters: big, seed: 1, maxAttempts: 3))
+        _ = try await store.enqueue(newJob("b"))
+        let claimed = try #require(try await store.claim(worker: "w", lease: 30))
+        #expect(claimed.parameters == big)
+        #expect(try await store.complete(jobID: "a", worker: "w", output: sampleOutput, image: [1]))
+        _ = try await store.claim(worker: "w", lease: 30)
+        #expect(try await store.fail(jobID: "b", worker: "w", error: "x"))
+        let left = try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM job_parameters")
+        }
+        #expect(left == 0)
     }
 }

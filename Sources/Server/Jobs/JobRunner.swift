@@ -17,12 +17,13 @@ struct JobRunner: Sendable {
 
     /// Runs `job`, which `worker` holds. Cancellation of the calling task (shutdown past
     /// the drain timeout) hands the job back to the queue.
-    func run(_ job: JobRecord, worker: String) async {
+    func run(_ claimed: ClaimedJob, worker: String) async {
+        let job = claimed.record
         var logger = self.logger
         logger[metadataKey: "request_id"] = "\(job.id)"
         let request: GenerationRequest
         do {
-            let parameters = try JSONDecoder().decode(NanoBanana2Parameters.self, from: Data(job.parameters.utf8))
+            let parameters = try JSONDecoder().decode(NanoBanana2Parameters.self, from: Data(claimed.parameters.utf8))
             request = GenerationRequest(requestID: job.id, model: job.model, parameters: parameters)
         } catch {
             logger.error("Stored parameters are unreadable", metadata: ["error": "\(error)"])

@@ -49,9 +49,7 @@ struct GenerationController: Sendable {
             headers[.contentType] = output.format.mimeType
             headers[HTTPField.Name("x-request-id")!] = job.id
             headers[HTTPField.Name("x-generation-time")!] = String(format: "%.3f", output.inferenceTime)
-            if let seed = try? JSONDecoder().decode(NanoBanana2Parameters.self, from: Data(job.parameters.utf8)).seed {
-                headers[HTTPField.Name("x-seed-value")!] = String(seed)
-            }
+            headers[HTTPField.Name("x-seed-value")!] = String(job.seed)
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         case .failed:
             throw APIError(

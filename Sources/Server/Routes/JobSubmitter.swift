@@ -38,7 +38,9 @@ struct JobSubmitter: Sendable {
         if expectingCompletion { hub.expect(id) }
         do {
             let job = try await jobs.enqueue(
-                NewJob(id: id, keyID: key.id, model: model, parameters: encoded, maxAttempts: maxAttempts))
+                NewJob(
+                    id: id, keyID: key.id, model: model, parameters: encoded, seed: parameters.seed,
+                    maxAttempts: maxAttempts))
             signal.signal()
             return job
         } catch {

@@ -50,10 +50,9 @@ struct JobViews: Sendable {
     func resultBody(_ job: JobRecord, output: JobOutput, request: Request) -> ResultBody {
         let expires = (job.completedAt ?? clock.now()).addingTimeInterval(retention)
         let link = urls.base(for: request) + signer.signedPath(fileName: output.blobKey, expires: expires)
-        let parameters = try? JSONDecoder().decode(NanoBanana2Parameters.self, from: Data(job.parameters.utf8))
         return ResultBody(
             requestID: job.id, output: link, text: output.text, engine: output.engine, metrics: metrics(job),
-            width: output.width, height: output.height, seed: parameters?.seed ?? NanoBanana2Parameters.defaultSeed,
+            width: output.width, height: output.height, seed: job.seed,
             outputFormat: output.format, createdAt: Self.timestamp(job.createdAt),
             completedAt: Self.timestamp(job.completedAt ?? clock.now()))
     }
