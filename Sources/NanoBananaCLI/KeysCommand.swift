@@ -76,12 +76,9 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            do {
-                let revoked = try await store.openKeys().revoke(key)
-                print("Revoked key \(revoked.id) (\(revoked.name)).")
-            } catch let error as APIKeyError {
-                throw ValidationError(error.description)
-            }
+            // An APIKeyError prints as its sentence, with exit code 1 and no usage text.
+            let revoked = try await store.openKeys().revoke(key)
+            print("Revoked key \(revoked.id) (\(revoked.name)).")
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import NanoBananaAPI
 import Server
 import Store
@@ -103,7 +104,11 @@ struct ServeCommand: AsyncParsableCommand {
             FirstRunBanner(secret: created.secret, host: configuration.host, port: configuration.port).print()
         }
         let app = try await buildApplication(components, logger: logger)
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw ServeError.portInUse(host: configuration.host, port: configuration.port)
+        }
     }
 }
 
@@ -139,5 +144,17 @@ struct FirstRunBanner {
         // Written straight to the file descriptor: stdout may be a pipe, and the banner must
         // not sit in a buffer while the server runs.
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+}
+
+/// Why `serve` could not start, said plainly.
+enum ServeError: Error, CustomStringConvertible {
+    case portInUse(host: String, port: Int)
+
+    var description: String {
+        switch self {
+        case .portInUse(let host, let port):
+            "\(host):\(port) is already in use. Stop whatever listens there, or pick another --port."
+        }
     }
 }
