@@ -37,7 +37,7 @@ public struct ServerComponents: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         lock = try DataDirectoryLock(directory: directory)
         database = try SQLiteDatabase(path: directory.appendingPathComponent("nano-banana.sqlite").path)
-        jobs = SQLiteJobStore(database: database, clock: clock)
+        jobs = FinishedJobCache(SQLiteJobStore(database: database, clock: clock))
         keys = APIKeyCache(SQLiteAPIKeyStore(database: database, clock: clock))
         signer = OutputURLSigner(secret: try database.signingSecret())
         renderPool = NIOThreadPool(numberOfThreads: max(1, configuration.workers))

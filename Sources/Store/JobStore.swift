@@ -22,6 +22,14 @@ public protocol JobStore: Sendable {
     /// A finished job's parameters are dropped (they may hold large inline images).
     func complete(jobID: String, worker: String, output: JobOutput, image: [UInt8]) async throws -> Bool
 
+    /// ``complete(jobID:worker:output:image:)``, then, in the same transaction where the
+    /// store can, ``claim(worker:lease:)`` of the next job for the same worker: one commit
+    /// instead of two for a busy worker.
+    func complete(
+        jobID: String, worker: String, output: JobOutput, image: [UInt8], claimingNextFor lease: TimeInterval
+    )
+        async throws -> (completed: Bool, next: ClaimedJob?)
+
     /// The image a completed job stored.
     func image(key: String) async throws -> [UInt8]?
 
@@ -46,4 +54,14 @@ public protocol JobStore: Sendable {
 
     /// How many jobs are in each status.
     func counts() async throws -> [JobStatus: Int]
+}
+
+extension JobStore {
+    /// Completes, then claims in a second step: for stores without a combined transaction.
+    public func complete(
+        jobID: String, worker: String, output: JobOutput, image: [UInt8], claimingNextFor lease: TimeInterval
+    ) async throws -> (completed: Bool, next: ClaimedJob?) {
+        let completed = try await complete(jobID: jobID, worker: worker, output: output, image: image)
+        return (completed, try await claim(worker: worker, lease: lease))
+    }
 }

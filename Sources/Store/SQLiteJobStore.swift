@@ -42,21 +42,23 @@ public final class SQLiteJobStore: JobStore {
 
     public func claim(worker: String, lease: TimeInterval) async throws -> ClaimedJob? {
         let now = clock.now()
-        return try pool.writeNow { db in
-            try Self.expireLeases(db, now: now)
-            guard
-                var job = try db.cachedRow(
-                    sql: "SELECT \(JobRecord.columns) FROM jobs WHERE status = 'QUEUED' ORDER BY seq LIMIT 1"
-                ).map(JobRecord.init(row:))
-            else { return nil }
-            try job.state.apply(.claim(worker: worker, leaseUntil: now.addingTimeInterval(lease)))
-            job.startedAt = now
-            try Self.writeState(db, job: job, startedAt: now)
-            let parameters =
-                try db.cachedValue(
-                    String.self, sql: "SELECT parameters FROM job_parameters WHERE id = ?", arguments: [job.id]) ?? "{}"
-            return ClaimedJob(record: job, parameters: parameters)
-        }
+        return try pool.writeNow { db in try Self.claim(db, worker: worker, lease: lease, now: now) }
+    }
+
+    private static func claim(_ db: Database, worker: String, lease: TimeInterval, now: Date) throws -> ClaimedJob? {
+        try expireLeases(db, now: now)
+        guard
+            var job = try db.cachedRow(
+                sql: "SELECT \(JobRecord.columns) FROM jobs WHERE status = 'QUEUED' ORDER BY seq LIMIT 1"
+            ).map(JobRecord.init(row:))
+        else { return nil }
+        try job.state.apply(.claim(worker: worker, leaseUntil: now.addingTimeInterval(lease)))
+        job.startedAt = now
+        try writeState(db, job: job, startedAt: now)
+        let parameters =
+            try db.cachedValue(
+                String.self, sql: "SELECT parameters FROM job_parameters WHERE id = ?", arguments: [job.id]) ?? "{}"
+        return ClaimedJob(record: job, parameters: parameters)
     }
 
     public func renewLease(jobID: String, worker: String, lease: TimeInterval) async throws -> Bool {
@@ -67,23 +69,38 @@ public final class SQLiteJobStore: JobStore {
     public func complete(jobID: String, worker: String, output: JobOutput, image: [UInt8]) async throws -> Bool {
         let now = clock.now()
         return try pool.writeNow { db in
-            guard var job = try Self.fetch(db, id: jobID) else { return false }
-            do { try job.state.apply(.complete(worker: worker)) } catch { return false }
-            try Self.writeState(db, job: job, completedAt: now)
-            try db.cachedExecute(
-                sql: """
-                    UPDATE jobs SET blob_key = ?, output_format = ?, width = ?, height = ?, text = ?, engine = ?,
-                    inference_time = ? WHERE id = ?
-                    """,
-                arguments: [
-                    output.blobKey, output.format.rawValue, output.width, output.height, output.text, output.engine,
-                    output.inferenceTime, jobID,
-                ])
-            try db.cachedExecute(
-                sql: "INSERT OR REPLACE INTO blobs (key, bytes) VALUES (?, ?)",
-                arguments: [output.blobKey, Data(image)])
-            return true
+            try Self.complete(db, jobID: jobID, worker: worker, output: output, image: image, now: now)
         }
+    }
+
+    public func complete(
+        jobID: String, worker: String, output: JobOutput, image: [UInt8], claimingNextFor lease: TimeInterval
+    ) async throws -> (completed: Bool, next: ClaimedJob?) {
+        let now = clock.now()
+        return try pool.writeNow { db in
+            let completed = try Self.complete(db, jobID: jobID, worker: worker, output: output, image: image, now: now)
+            return (completed, try Self.claim(db, worker: worker, lease: lease, now: now))
+        }
+    }
+
+    private static func complete(
+        _ db: Database, jobID: String, worker: String, output: JobOutput, image: [UInt8], now: Date
+    ) throws -> Bool {
+        guard var job = try fetch(db, id: jobID) else { return false }
+        do { try job.state.apply(.complete(worker: worker)) } catch { return false }
+        try writeState(db, job: job, completedAt: now)
+        try db.cachedExecute(
+            sql: """
+                UPDATE jobs SET blob_key = ?, output_format = ?, width = ?, height = ?, text = ?, engine = ?,
+                inference_time = ? WHERE id = ?
+                """,
+            arguments: [
+                output.blobKey, output.format.rawValue, output.width, output.height, output.text, output.engine,
+                output.inferenceTime, jobID,
+            ])
+        try db.cachedExecute(
+            sql: "INSERT OR REPLACE INTO blobs (key, bytes) VALUES (?, ?)", arguments: [output.blobKey, Data(image)])
+        return true
     }
 
     public func fail(jobID: String, worker: String, error: String) async throws -> Bool {

@@ -14,12 +14,16 @@ struct StoreFixture: Sendable, CustomTestStringConvertible {
 
     static let all: [StoreFixture] = [
         StoreFixture(name: "SQLite") { clock in
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "nb-store-\(UUID().uuidString).sqlite"
-            ).path
-            return SQLiteJobStore(database: try SQLiteDatabase(path: path), clock: clock)
-        }
+            SQLiteJobStore(database: try SQLiteDatabase(path: temporaryPath()), clock: clock)
+        },
+        StoreFixture(name: "SQLite behind the finished-job cache") { clock in
+            FinishedJobCache(SQLiteJobStore(database: try SQLiteDatabase(path: temporaryPath()), clock: clock))
+        },
     ]
+
+    static func temporaryPath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("nb-store-\(UUID().uuidString).sqlite").path
+    }
 }
 
 func newJob(_ id: String = UUID().uuidString, key: String = "key_a", maxAttempts: Int = 3) -> NewJob {
@@ -199,5 +203,25 @@ struct SQLiteJobStoreTests {
         let left = try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM job_parameters")
         }
         #expect(left == 0)
+    }
+}
+
+@Suite("Complete and claim the next job")
+struct CompleteAndClaimTests {
+    @Test("completing can claim the next job in the same step", arguments: StoreFixture.all)
+    func completeThenClaim(fixture: StoreFixture) async throws {
+        let store = try fixture.make(ManualWallClock())
+        _ = try await store.enqueue(newJob("a"))
+        _ = try await store.enqueue(newJob("b"))
+        _ = try await store.claim(worker: "w", lease: 30)
+        let (completed, next) = try await store.complete(
+            jobID: "a", worker: "w", output: sampleOutput, image: [9], claimingNextFor: 30)
+        #expect(completed)
+        #expect(next?.id == "b")
+        #expect(next?.record.status == .processing)
+        #expect(try await store.job(id: "a")?.status == .completed)
+        let (_, none) = try await store.complete(
+            jobID: "b", worker: "w", output: sampleOutput, image: [9], claimingNextFor: 30)
+        #expect(none == nil)
     }
 }

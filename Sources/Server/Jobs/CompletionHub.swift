@@ -13,6 +13,8 @@ final class CompletionHub: Service, Sendable {
 
     private struct Entry {
         var finished = false
+        /// The image of a COMPLETED job, handed over so the v1 route need not read it back.
+        var image: [UInt8]?
         var waiters: [UInt64: Waiter] = [:]
     }
 
@@ -42,12 +44,13 @@ final class CompletionHub: Service, Sendable {
         for waiter in waiters { waiter.continuation.resume(returning: false) }
     }
 
-    /// Marks the job finished (COMPLETED or FAILED) and wakes its waiters; a no-op for jobs
-    /// nobody waits for.
-    func finish(_ jobID: String) {
+    /// Marks the job finished (COMPLETED with `image`, or FAILED) and wakes its waiters; a
+    /// no-op for jobs nobody waits for.
+    func finish(_ jobID: String, image: [UInt8]? = nil) {
         let waiters: [Waiter] = state.withLock { state in
             guard var entry = state.entries[jobID] else { return [] }
             entry.finished = true
+            entry.image = image
             let waiters = Array(entry.waiters.values)
             entry.waiters.removeAll()
             state.entries[jobID] = entry
@@ -79,6 +82,11 @@ final class CompletionHub: Service, Sendable {
         } onCancel: {
             state.withLock { $0.entries[jobID]?.waiters.removeValue(forKey: id) }?.continuation.resume(returning: false)
         }
+    }
+
+    /// The image handed over by ``finish(_:image:)``, while the job is tracked.
+    func image(of jobID: String) -> [UInt8]? {
+        state.withLock { $0.entries[jobID]?.image }
     }
 
     /// Times out the waiters whose deadline has passed.

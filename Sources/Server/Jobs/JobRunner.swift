@@ -16,8 +16,10 @@ struct JobRunner: Sendable {
     let logger: Logger
 
     /// Runs `job`, which `worker` holds. Cancellation of the calling task (shutdown past
-    /// the drain timeout) hands the job back to the queue.
-    func run(_ claimed: ClaimedJob, worker: String) async {
+    /// the drain timeout) hands the job back to the queue. Returns the worker's next job
+    /// when the store claimed one in the same transaction as this one's completion.
+    @discardableResult
+    func run(_ claimed: ClaimedJob, worker: String, claimNextFor lease: TimeInterval? = nil) async -> ClaimedJob? {
         let job = claimed.record
         var logger = self.logger
         logger[metadataKey: "request_id"] = "\(job.id)"
@@ -28,11 +30,11 @@ struct JobRunner: Sendable {
         } catch {
             logger.error("Stored parameters are unreadable", metadata: ["error": "\(error)"])
             await finish(job, worker: worker, failure: "Internal error: the stored request could not be read.")
-            return
+            return nil
         }
         guard let engine = models.engine(for: job.model) else {
             await finish(job, worker: worker, failure: "Model '\(job.model)' is no longer served by this server.")
-            return
+            return nil
         }
 
         let (result, stop) = await generate(request, engine: engine, jobID: job.id, worker: worker)
@@ -48,10 +50,20 @@ struct JobRunner: Sendable {
                 let output = JobOutput(
                     blobKey: "\(job.id).\(image.format.fileExtension)", format: image.format, width: image.width,
                     height: image.height, text: image.text, engine: engine.name, inferenceTime: seconds)
-                if try await !jobs.complete(jobID: job.id, worker: worker, output: output, image: image.bytes) {
+                var completed: Bool
+                var next: ClaimedJob?
+                if let lease {
+                    (completed, next) = try await jobs.complete(
+                        jobID: job.id, worker: worker, output: output, image: image.bytes, claimingNextFor: lease)
+                } else {
+                    completed = try await jobs.complete(
+                        jobID: job.id, worker: worker, output: output, image: image.bytes)
+                }
+                if !completed {
                     logger.warning("Finished a job whose lease had been lost; another worker owns it")
                 }
-                hub.finish(job.id)
+                hub.finish(job.id, image: image.bytes)
+                return next
             case (nil, .failure(let failure as EngineFailure)):
                 await finish(job, worker: worker, failure: failure.description)
             case (nil, .failure(is CancellationError)):
@@ -65,6 +77,7 @@ struct JobRunner: Sendable {
         } catch {
             logger.error("Could not record the outcome of a job", metadata: ["error": "\(error)"])
         }
+        return nil
     }
 
     private func finish(_ job: JobRecord, worker: String, failure: String) async {

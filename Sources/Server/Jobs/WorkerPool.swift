@@ -67,16 +67,22 @@ struct WorkerPool: Service {
         while !signal.isStopped && !Task.isCancelled {
             let generation = signal.generation
             do {
-                if let job = try await jobs.claim(worker: worker, lease: leaseDuration) {
-                    await runner.run(job, worker: worker)
+                var next = try await jobs.claim(worker: worker, lease: leaseDuration)
+                if next == nil {
+                    await signal.wait(after: generation)
                     continue
+                }
+                // A busy worker completes one job and claims the next in one transaction.
+                while let job = next, !Task.isCancelled {
+                    next = await runner.run(job, worker: worker, claimNextFor: signal.isStopped ? nil : leaseDuration)
+                }
+                if let unstarted = next {
+                    _ = try? await jobs.release(jobID: unstarted.id, worker: worker)
                 }
             } catch {
                 logger.error("Could not claim a job; retrying", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
-                continue
             }
-            await signal.wait(after: generation)
         }
     }
 

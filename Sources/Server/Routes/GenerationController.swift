@@ -42,7 +42,12 @@ struct GenerationController: Sendable {
         }
         switch job.status {
         case .completed:
-            guard let output = job.output, let bytes = try await views.jobs.image(key: output.blobKey) else {
+            guard let output = job.output else {
+                throw APIError(.internalServerError, "The output of request \(job.id) is missing from storage.")
+            }
+            var image = hub.image(of: job.id)
+            if image == nil { image = try await views.jobs.image(key: output.blobKey) }
+            guard let bytes = image else {
                 throw APIError(.internalServerError, "The image of request \(job.id) is missing from storage.")
             }
             var headers: HTTPFields = [:]
