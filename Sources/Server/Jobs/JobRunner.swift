@@ -102,7 +102,7 @@ struct JobRunner: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 waiter.set(continuation)
-                let task = Task {
+                let task = Task(priority: .high) {
                     let start = ContinuousClock.now
                     do {
                         let image = try await engine.generate(request)

@@ -27,13 +27,15 @@ struct WorkerPool: Service {
         let (stopped, stop) = AsyncStream<Void>.makeStream()
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Finished.self) { group in
+                // Workers outrank request handlers: under a storm of status polls, finishing
+                // the work is what makes the polls end.
                 for index in 0..<concurrency {
-                    group.addTask {
+                    group.addTask(priority: .high) {
                         await work(as: "\(processID)-\(index)")
                         return .worker
                     }
                 }
-                group.addTask {
+                group.addTask(priority: .high) {
                     await keepLeases()
                     return .keeper
                 }
