@@ -49,6 +49,14 @@ public enum EngineFailure: Error, Sendable, Equatable, CustomStringConvertible {
     case contentBlocked(String)
     /// A reference image could not be used.
     case invalidReference(index: Int, reason: String)
+    /// The upstream model refused the request as invalid; its message is passed on.
+    case upstreamRejected(String)
+    /// The upstream refused this server's credentials: an operator problem.
+    case upstreamUnauthorized
+    /// The upstream stayed unavailable through every retry.
+    case upstreamUnavailable(String)
+    /// The upstream answered with something that is not a usable image.
+    case upstreamInvalidResponse(String)
 
     public var description: String {
         switch self {
@@ -56,6 +64,14 @@ public enum EngineFailure: Error, Sendable, Equatable, CustomStringConvertible {
             "Content blocked: \(reason)"
         case .invalidReference(let index, let reason):
             "Reference image image_urls[\(index)] could not be used: \(reason)"
+        case .upstreamRejected(let message):
+            "The model rejected the request: \(message)"
+        case .upstreamUnauthorized:
+            "The server's credentials for the upstream model were refused. This is a server configuration problem; please tell its operator."
+        case .upstreamUnavailable(let detail):
+            "The upstream model is unavailable: \(detail)"
+        case .upstreamInvalidResponse(let detail):
+            "The upstream model returned no usable image: \(detail)"
         }
     }
 }

@@ -43,8 +43,19 @@ struct ServeCommand: AsyncParsableCommand {
         name: .long, help: "Simulated seconds of preview-engine latency. [NANO_BANANA_PREVIEW_LATENCY] (default: 0)")
     var previewLatency: Double?
 
-    @Option(name: .long, help: "Engine: preview or null. [NANO_BANANA_ENGINE] (default: preview)")
+    @Option(
+        name: .long,
+        help:
+            "Engine: preview, gemini or null. [NANO_BANANA_ENGINE] (default: gemini when GEMINI_API_KEY is set, else preview)"
+    )
     var engine: String?
+
+    @Option(
+        name: .customLong("model"),
+        help:
+            "Serve another slug with an upstream Gemini model: SLUG=MODEL_ID; repeatable. [NANO_BANANA_MODELS, comma-separated]"
+    )
+    var modelEntries: [String] = []
 
     @Option(
         name: .long, help: "Base of the URLs the API returns, e.g. https://img.example.com. [NANO_BANANA_PUBLIC_URL]")
@@ -76,11 +87,19 @@ struct ServeCommand: AsyncParsableCommand {
         if let previewLatency { configuration.previewLatency = previewLatency }
         if let engine {
             guard let kind = ServerConfiguration.EngineKind(rawValue: engine) else {
-                throw ValidationError("Unknown engine '\(engine)': use preview or null.")
+                throw ValidationError("Unknown engine '\(engine)': use preview, gemini or null.")
             }
             configuration.engine = kind
         }
         if let publicURL { configuration.publicBaseURL = publicURL }
+        for entry in modelEntries {
+            do {
+                let (slug, model) = try ServerConfiguration.parseModelEntry(entry, source: "--model")
+                configuration.models[slug] = model
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
         if let syncTimeout { configuration.syncTimeout = syncTimeout }
         if let jobTimeout { configuration.jobTimeout = jobTimeout }
         do {
@@ -93,10 +112,16 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = Logger.Level(rawValue: logLevel ?? environment["LOG_LEVEL"] ?? "info") ?? .info
 
         let components = try ServerComponents(configuration: configuration)
+        if configuration.engine == nil && configuration.resolvedEngine == .preview {
+            logger.notice(
+                "GEMINI_API_KEY is not set: serving with the offline preview engine (results say \"engine\": \"preview\")."
+            )
+        }
         logger.info(
             "Starting",
             metadata: [
-                "engine": "\(components.engineName)", "data_dir": "\(configuration.dataDirectory)",
+                "engine": "\(components.engineName)", "models": "\(components.modelSlugs.joined(separator: ","))",
+                "data_dir": "\(configuration.dataDirectory)",
                 "workers": "\(configuration.workers)",
             ])
         if try await components.keys.count() == 0 {

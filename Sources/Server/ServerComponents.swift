@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Engines
 import Foundation
 import Logging
@@ -42,25 +43,44 @@ public struct ServerComponents: Sendable {
         signer = OutputURLSigner(secret: try database.signingSecret())
         renderPool = NIOThreadPool(numberOfThreads: max(1, configuration.workers))
         renderPool.start()
-        let chosen: any ImageEngine
-        if let engine {
-            chosen = engine
-        } else {
-            switch configuration.engine {
-            case .preview:
-                chosen = try PreviewEngine(
-                    configuration: .init(
-                        blockedWords: configuration.blockedWords, latency: .seconds(configuration.previewLatency)),
-                    threadPool: renderPool)
-            case .null:
-                chosen = try NullEngine()
-            }
+        models = try Self.makeCatalog(configuration, override: engine, renderPool: renderPool)
+    }
+
+    /// One engine per served slug.
+    private static func makeCatalog(
+        _ configuration: ServerConfiguration, override: (any ImageEngine)?, renderPool: NIOThreadPool
+    ) throws -> ModelCatalog {
+        if let override {
+            return ModelCatalog(configuration.models.mapValues { _ in override })
         }
-        models = ModelCatalog([NanoBanana2Parameters.modelSlug: chosen])
+        switch configuration.resolvedEngine {
+        case .preview:
+            let preview = try PreviewEngine(
+                configuration: .init(
+                    blockedWords: configuration.blockedWords, latency: .seconds(configuration.previewLatency)),
+                threadPool: renderPool)
+            return ModelCatalog(configuration.models.mapValues { _ in preview })
+        case .null:
+            let null = try NullEngine()
+            return ModelCatalog(configuration.models.mapValues { _ in null })
+        case .gemini:
+            return ModelCatalog(
+                configuration.models.mapValues { model in
+                    GeminiEngine(
+                        configuration: .init(
+                            apiKey: configuration.geminiAPIKey ?? "", baseURL: configuration.geminiBaseURL,
+                            model: model,
+                            maxConcurrentRequests: configuration.upstreamConcurrency),
+                        client: HTTPClient.shared, threadPool: renderPool)
+                })
+        }
     }
 
     /// The engine serving `nano-banana-2`.
     public var engineName: String { models.engine(for: NanoBanana2Parameters.modelSlug)?.name ?? "none" }
+
+    /// The slugs served.
+    public var modelSlugs: [String] { models.slugs }
 }
 
 extension ServerComponents {

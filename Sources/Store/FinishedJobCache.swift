@@ -62,8 +62,8 @@ public final class FinishedJobCache: JobStore {
         try await base.complete(jobID: jobID, worker: worker, output: output, image: image, claimingNextFor: lease)
     }
 
-    public func fail(jobID: String, worker: String, error: String) async throws -> Bool {
-        try await base.fail(jobID: jobID, worker: worker, error: error)
+    public func fail(jobID: String, worker: String, error: String, code: FailureCode) async throws -> Bool {
+        try await base.fail(jobID: jobID, worker: worker, error: error, code: code)
     }
 
     public func release(jobID: String, worker: String) async throws -> Bool {

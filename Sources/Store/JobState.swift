@@ -13,6 +13,8 @@ public struct JobState: Sendable, Equatable {
     public var workerID: String?
     public var leaseExpiresAt: Date?
     public var error: String?
+    /// What kind of failure `error` describes; decides the v1 route's HTTP status.
+    public var failureCode: FailureCode?
 
     public init(
         status: JobStatus = .queued, attempts: Int = 0, maxAttempts: Int, workerID: String? = nil,
@@ -34,7 +36,7 @@ public struct JobState: Sendable, Equatable {
         /// The worker holding the job finished it.
         case complete(worker: String)
         /// The worker holding the job gives up on it for good.
-        case fail(worker: String, error: String)
+        case fail(worker: String, error: String, code: FailureCode)
         /// The worker holding the job hands it back unfinished (graceful shutdown): no
         /// attempt is counted against it.
         case release(worker: String)
@@ -73,10 +75,11 @@ public struct JobState: Sendable, Equatable {
             status = .completed
             workerID = nil
             leaseExpiresAt = nil
-        case .fail(let worker, let message):
+        case .fail(let worker, let message, let code):
             try requireHolder(worker)
             status = .failed
             error = message
+            failureCode = code
             workerID = nil
             leaseExpiresAt = nil
         case .release(let worker):
@@ -93,6 +96,7 @@ public struct JobState: Sendable, Equatable {
             if attempts >= maxAttempts {
                 status = .failed
                 error = Self.workerLostError(attempts: attempts)
+                failureCode = .workerLost
             } else {
                 status = .queued
             }
@@ -103,4 +107,22 @@ public struct JobState: Sendable, Equatable {
         guard status == .processing else { throw .invalidTransition(from: status) }
         guard workerID == worker else { throw .notLeaseHolder }
     }
+}
+
+/// The kinds of failure, stored with a FAILED job.
+public enum FailureCode: String, Sendable, Equatable, CaseIterable {
+    /// The content filter refused the prompt or the output.
+    case contentBlocked = "content_blocked"
+    /// The request could not be run as given (a bad reference, a rejected parameter).
+    case invalidRequest = "invalid_request"
+    /// The upstream model stayed unavailable through every retry.
+    case upstreamUnavailable = "upstream_unavailable"
+    /// The upstream refused this server's credentials, or answered nonsense.
+    case upstreamError = "upstream_error"
+    /// The engine did not finish within the job timeout.
+    case timedOut = "timed_out"
+    /// Its workers kept dying.
+    case workerLost = "worker_lost"
+    /// A bug.
+    case `internal`
 }

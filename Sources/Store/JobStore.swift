@@ -34,7 +34,7 @@ public protocol JobStore: Sendable {
     func image(key: String) async throws -> [UInt8]?
 
     /// Fails a job the worker holds, with a sentence for the client.
-    func fail(jobID: String, worker: String, error: String) async throws -> Bool
+    func fail(jobID: String, worker: String, error: String, code: FailureCode) async throws -> Bool
 
     /// Hands a held job back to the queue without counting the attempt (graceful shutdown).
     func release(jobID: String, worker: String) async throws -> Bool

@@ -74,6 +74,9 @@ public final class SQLiteDatabase: Sendable {
         migrator.registerMigration("v2-blobs") { db in
             try db.execute(sql: "CREATE TABLE blobs (key TEXT PRIMARY KEY, bytes BLOB NOT NULL) WITHOUT ROWID")
         }
+        migrator.registerMigration("v3-failure-codes") { db in
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN error_code TEXT")
+        }
         return migrator
     }
 }

@@ -103,8 +103,8 @@ public final class SQLiteJobStore: JobStore {
         return true
     }
 
-    public func fail(jobID: String, worker: String, error: String) async throws -> Bool {
-        try await transition(jobID: jobID, event: .fail(worker: worker, error: error), completes: true)
+    public func fail(jobID: String, worker: String, error: String, code: FailureCode) async throws -> Bool {
+        try await transition(jobID: jobID, event: .fail(worker: worker, error: error, code: code), completes: true)
     }
 
     public func release(jobID: String, worker: String) async throws -> Bool {
@@ -205,12 +205,13 @@ public final class SQLiteJobStore: JobStore {
         let state = job.state
         try db.cachedExecute(
             sql: """
-                UPDATE jobs SET status = ?, attempts = ?, worker_id = ?, lease_expires_at = ?, error = ?,
+                UPDATE jobs SET status = ?, attempts = ?, worker_id = ?, lease_expires_at = ?, error = ?, error_code = ?,
                 started_at = COALESCE(?, started_at), completed_at = COALESCE(?, completed_at) WHERE id = ?
                 """,
             arguments: [
                 state.status.rawValue, state.attempts, state.workerID, state.leaseExpiresAt?.timeIntervalSince1970,
-                state.error, startedAt?.timeIntervalSince1970, completedAt?.timeIntervalSince1970, job.id,
+                state.error, state.failureCode?.rawValue, startedAt?.timeIntervalSince1970,
+                completedAt?.timeIntervalSince1970, job.id,
             ])
         if state.status.isTerminal {
             // Parameters may hold large inline images; a finished job no longer needs them.
@@ -224,15 +225,17 @@ extension JobRecord {
     /// case-insensitive name lookup per column per row.
     static let columns = """
         seq, id, key_id, model, seed, status, attempts, max_attempts, worker_id, lease_expires_at, error, \
-        created_at, started_at, completed_at, blob_key, output_format, width, height, text, engine, inference_time
+        created_at, started_at, completed_at, blob_key, output_format, width, height, text, engine, inference_time, \
+        error_code
         """
 
     init(row: Row) {
         let status = JobStatus(rawValue: row[5]) ?? .failed
         let lease: Double? = row[9]
-        let state = JobState(
+        var state = JobState(
             status: status, attempts: row[6], maxAttempts: row[7], workerID: row[8],
             leaseExpiresAt: lease.map(Date.init(timeIntervalSince1970:)), error: row[10])
+        state.failureCode = (row[21] as String?).flatMap(FailureCode.init(rawValue:))
         let started: Double? = row[12]
         let completed: Double? = row[13]
         var output: JobOutput?

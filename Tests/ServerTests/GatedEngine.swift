@@ -42,3 +42,13 @@ final class GatedEngine: ImageEngine {
         return GeneratedImage(bytes: [0xFF, 0xD8, 0xFF, 0xD9], format: .jpg, width: 1, height: 1, text: nil)
     }
 }
+
+/// An engine that always fails the same way.
+struct FailingEngine: ImageEngine {
+    let name = "failing"
+    let failure: EngineFailure
+
+    func generate(_ request: GenerationRequest) async throws -> GeneratedImage {
+        throw failure
+    }
+}

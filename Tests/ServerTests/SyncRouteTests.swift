@@ -73,13 +73,27 @@ struct SyncRouteTests {
         let engine = GatedEngine()
         try await TestServer.run(configure: { $0.jobTimeout = 0.3 }, engine: engine) { server, client in
             let response = try await client.post("/v1/nano-banana-2", json: #"{"prompt":"x"}"#, key: server.key)
-            #expect(response.status == .unprocessableContent)
+            #expect(response.status == .gatewayTimeout)
             #expect(response.errorMessage?.contains("timed out") == true)
             let id = try #require(try response.decoded(ErrorBody.self).requestID)
             let status = try await client.get("/v2/requests/\(id)/status", key: server.key)
             #expect(status.status == .unprocessableContent)
             #expect(try status.decoded(StatusBody.self).status == .failed)
             engine.open()
+        }
+    }
+
+    @Test("an upstream that stays unavailable is 502 on v1 and a FAILED 422 on v2")
+    func upstreamUnavailable() async throws {
+        let engine = FailingEngine(failure: .upstreamUnavailable("HTTP 503: overloaded (after 5 attempts)."))
+        try await TestServer.run(engine: engine) { server, client in
+            let response = try await client.post("/v1/nano-banana-2", json: #"{"prompt":"x"}"#, key: server.key)
+            #expect(response.status == .badGateway)
+            let body = try response.decoded(ErrorBody.self)
+            #expect(body.error.contains("unavailable"))
+            let id = try #require(body.requestID)
+            let status = try await client.get("/v2/requests/\(id)/status", key: server.key)
+            #expect(status.status == .unprocessableContent)
         }
     }
 

@@ -25,7 +25,8 @@ struct JobStateTests {
         var state = JobState(maxAttempts: 3)
         try state.apply(.claim(worker: "w1", leaseUntil: t0))
         for event: JobState.Event in [
-            .renew(worker: "w2", leaseUntil: t0), .complete(worker: "w2"), .fail(worker: "w2", error: "x"),
+            .renew(worker: "w2", leaseUntil: t0), .complete(worker: "w2"),
+            .fail(worker: "w2", error: "x", code: .contentBlocked),
             .release(worker: "w2"),
         ] {
             var copy = state
@@ -42,12 +43,12 @@ struct JobStateTests {
         #expect(completed.status == .completed)
         #expect(completed.workerID == nil)
         #expect(throws: JobState.Refusal.invalidTransition(from: .completed)) {
-            try completed.apply(.fail(worker: "w", error: "late"))
+            try completed.apply(.fail(worker: "w", error: "late", code: .contentBlocked))
         }
 
         var failed = JobState(maxAttempts: 3)
         try failed.apply(.claim(worker: "w", leaseUntil: t0))
-        try failed.apply(.fail(worker: "w", error: "blocked"))
+        try failed.apply(.fail(worker: "w", error: "blocked", code: .contentBlocked))
         #expect(failed.status == .failed)
         #expect(failed.error == "blocked")
         #expect(throws: JobState.Refusal.invalidTransition(from: .failed)) {

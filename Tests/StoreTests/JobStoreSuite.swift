@@ -86,10 +86,11 @@ struct JobStoreSuite {
         let store = try fixture.make(ManualWallClock())
         _ = try await store.enqueue(newJob("a"))
         _ = try await store.claim(worker: "w1", lease: 30)
-        #expect(try await store.fail(jobID: "a", worker: "w1", error: "Content blocked: x"))
+        #expect(try await store.fail(jobID: "a", worker: "w1", error: "Content blocked: x", code: .contentBlocked))
         let job = try #require(try await store.job(id: "a"))
         #expect(job.status == .failed)
         #expect(job.state.error == "Content blocked: x")
+        #expect(job.state.failureCode == .contentBlocked)
         #expect(job.completedAt != nil)
         #expect(job.output == nil)
     }
@@ -114,6 +115,7 @@ struct JobStoreSuite {
         let job = try #require(try await store.job(id: "a"))
         #expect(job.status == .failed)
         #expect(job.state.error == JobState.workerLostError(attempts: 2))
+        #expect(job.state.failureCode == .workerLost)
     }
 
     @Test("renewing the lease keeps the job", arguments: StoreFixture.all)
@@ -154,7 +156,7 @@ struct JobStoreSuite {
         #expect(try await store.complete(jobID: "old", worker: "w", output: sampleOutput, image: [1, 2, 3]))
         clock.advance(by: 100)
         _ = try await store.claim(worker: "w", lease: 60)
-        #expect(try await store.fail(jobID: "new", worker: "w", error: "x"))
+        #expect(try await store.fail(jobID: "new", worker: "w", error: "x", code: .contentBlocked))
         let removed = try await store.deleteFinished(before: clock.now().addingTimeInterval(-50), limit: 10)
         #expect(removed.map(\.id) == ["old"])
         #expect(removed.first?.output?.blobKey == "j.jpg")
@@ -199,7 +201,7 @@ struct SQLiteJobStoreTests {
         #expect(claimed.parameters == big)
         #expect(try await store.complete(jobID: "a", worker: "w", output: sampleOutput, image: [1]))
         _ = try await store.claim(worker: "w", lease: 30)
-        #expect(try await store.fail(jobID: "b", worker: "w", error: "x"))
+        #expect(try await store.fail(jobID: "b", worker: "w", error: "x", code: .contentBlocked))
         let left = try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM job_parameters")
         }
         #expect(left == 0)

@@ -1,4 +1,5 @@
 import Foundation
+import NanoBananaAPI
 
 /// Everything `serve` can be told, with the defaults a first run needs. Flags override the
 /// environment; the environment is read in ``init(environment:)`` and nowhere else.
@@ -7,6 +8,8 @@ public struct ServerConfiguration: Sendable {
     public enum EngineKind: String, Sendable, CaseIterable {
         /// The offline deterministic renderer.
         case preview
+        /// The real model, through Google's Gemini API.
+        case gemini
         /// A fixed tiny image at no cost: for measuring the gateway itself.
         case null
     }
@@ -27,8 +30,20 @@ public struct ServerConfiguration: Sendable {
     public var blockedWords: [String] = []
     /// A simulated delay in the preview engine, in seconds. Default 0.
     public var previewLatency: TimeInterval = 0
-    /// The engine. Default `preview`.
-    public var engine: EngineKind = .preview
+    /// The engine; `nil` chooses: `gemini` when a Gemini API key is set, else `preview`.
+    public var engine: EngineKind?
+    /// Google's API key (`GEMINI_API_KEY`). Never logged.
+    public var geminiAPIKey: String?
+    /// Where the Gemini API is (`GEMINI_BASE_URL`): a proxy, or a fake in tests.
+    public var geminiBaseURL = "https://generativelanguage.googleapis.com"
+    /// The model slugs served, each with its upstream Gemini model id. Adding a slug is a
+    /// configuration entry (`--model nano-banana-pro=gemini-3-pro-image-preview`), not code.
+    public var models = [NanoBanana2Parameters.modelSlug: "gemini-3.1-flash-image-preview"]
+    /// Requests in flight to the upstream model at once, per slug. Default 8.
+    public var upstreamConcurrency = 8
+
+    /// The engine actually used.
+    public var resolvedEngine: EngineKind { engine ?? (geminiAPIKey == nil ? .preview : .gemini) }
     /// Base of the absolute URLs the API returns, e.g. `https://images.example.com`.
     /// Default: `http://` and the request's `Host` header.
     public var publicBaseURL: String?
@@ -63,10 +78,18 @@ public struct ServerConfiguration: Sendable {
         previewLatency = try reader.seconds("NANO_BANANA_PREVIEW_LATENCY") ?? previewLatency
         if let name = reader.string("NANO_BANANA_ENGINE") {
             guard let kind = EngineKind(rawValue: name) else {
-                throw .invalid(name: "NANO_BANANA_ENGINE", value: name, expected: "preview or null")
+                throw .invalid(name: "NANO_BANANA_ENGINE", value: name, expected: "preview, gemini or null")
             }
             engine = kind
         }
+        geminiAPIKey = reader.string("GEMINI_API_KEY")
+        geminiBaseURL = reader.string("GEMINI_BASE_URL") ?? geminiBaseURL
+        for entry in reader.list("NANO_BANANA_MODELS") ?? [] {
+            let (slug, model) = try Self.parseModelEntry(entry, source: "NANO_BANANA_MODELS")
+            models[slug] = model
+        }
+        upstreamConcurrency =
+            try reader.integer("NANO_BANANA_UPSTREAM_CONCURRENCY", in: 1...1024) ?? upstreamConcurrency
         publicBaseURL = reader.string("NANO_BANANA_PUBLIC_URL") ?? publicBaseURL
         syncTimeout = try reader.seconds("NANO_BANANA_SYNC_TIMEOUT") ?? syncTimeout
         jobTimeout = try reader.seconds("NANO_BANANA_JOB_TIMEOUT") ?? jobTimeout
@@ -75,8 +98,27 @@ public struct ServerConfiguration: Sendable {
         maxAttempts = try reader.integer("NANO_BANANA_MAX_ATTEMPTS", in: 1...100) ?? maxAttempts
     }
 
+    /// Parses `slug=upstream-model-id`.
+    public static func parseModelEntry(_ entry: String, source: String) throws(ConfigurationError) -> (String, String) {
+        let sides = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard sides.count == 2, !sides[0].isEmpty, !sides[1].isEmpty,
+            sides[0].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." || $0 == "_" })
+        else {
+            throw .invalid(
+                name: source, value: entry,
+                expected: "slug=upstream-model-id, e.g. nano-banana-pro=gemini-3-pro-image-preview")
+        }
+        return (sides[0], sides[1])
+    }
+
     /// Checks the combination of values; call after applying flags.
     public func validate() throws(ConfigurationError) {
+        if resolvedEngine == .gemini && (geminiAPIKey ?? "").isEmpty {
+            throw .invalid(name: "engine", value: "gemini", expected: "GEMINI_API_KEY to be set")
+        }
+        if URL(string: geminiBaseURL)?.host == nil {
+            throw .invalid(name: "GEMINI_BASE_URL", value: geminiBaseURL, expected: "an absolute URL")
+        }
         if retention <= 0 {
             throw .invalid(name: "retention", value: "\(retention)", expected: "a positive number of seconds")
         }

@@ -29,11 +29,14 @@ struct JobRunner: Sendable {
             request = GenerationRequest(requestID: job.id, model: job.model, parameters: parameters)
         } catch {
             logger.error("Stored parameters are unreadable", metadata: ["error": "\(error)"])
-            await finish(job, worker: worker, failure: "Internal error: the stored request could not be read.")
+            await finish(
+                job, worker: worker, failure: "Internal error: the stored request could not be read.", code: .internal)
             return nil
         }
         guard let engine = models.engine(for: job.model) else {
-            await finish(job, worker: worker, failure: "Model '\(job.model)' is no longer served by this server.")
+            await finish(
+                job, worker: worker, failure: "Model '\(job.model)' is no longer served by this server.",
+                code: .invalidRequest)
             return nil
         }
 
@@ -45,7 +48,8 @@ struct JobRunner: Sendable {
             case (.deadline, _):
                 await finish(
                     job, worker: worker,
-                    failure: "The request timed out: the engine did not finish within \(Int(jobTimeout)) seconds.")
+                    failure: "The request timed out: the engine did not finish within \(Int(jobTimeout)) seconds.",
+                    code: .timedOut)
             case (nil, .success(let (image, seconds))):
                 let output = JobOutput(
                     blobKey: "\(job.id).\(image.format.fileExtension)", format: image.format, width: image.width,
@@ -65,14 +69,15 @@ struct JobRunner: Sendable {
                 hub.finish(job.id, image: image.bytes)
                 return next
             case (nil, .failure(let failure as EngineFailure)):
-                await finish(job, worker: worker, failure: failure.description)
+                await finish(job, worker: worker, failure: failure.description, code: failure.failureCode)
             case (nil, .failure(is CancellationError)):
                 _ = try await jobs.release(jobID: job.id, worker: worker)
                 logger.info("Handed an unfinished job back to the queue")
             case (nil, .failure(let error)):
                 logger.error("Engine error", metadata: ["error": "\(error)"])
                 await finish(
-                    job, worker: worker, failure: "Internal error while generating the image (request \(job.id)).")
+                    job, worker: worker, failure: "Internal error while generating the image (request \(job.id)).",
+                    code: .internal)
             }
         } catch {
             logger.error("Could not record the outcome of a job", metadata: ["error": "\(error)"])
@@ -80,9 +85,9 @@ struct JobRunner: Sendable {
         return nil
     }
 
-    private func finish(_ job: JobRecord, worker: String, failure: String) async {
+    private func finish(_ job: JobRecord, worker: String, failure: String, code: FailureCode) async {
         do {
-            _ = try await jobs.fail(jobID: job.id, worker: worker, error: failure)
+            _ = try await jobs.fail(jobID: job.id, worker: worker, error: failure, code: code)
         } catch {
             logger.error("Could not record a failed job", metadata: ["request_id": "\(job.id)", "error": "\(error)"])
         }
@@ -156,5 +161,17 @@ private final class ResumeOnce: Sendable {
             return state.continuation
         }
         continuation?.resume()
+    }
+}
+
+extension EngineFailure {
+    /// How the store records this failure.
+    var failureCode: FailureCode {
+        switch self {
+        case .contentBlocked: .contentBlocked
+        case .invalidReference, .upstreamRejected: .invalidRequest
+        case .upstreamUnavailable: .upstreamUnavailable
+        case .upstreamUnauthorized, .upstreamInvalidResponse: .upstreamError
+        }
     }
 }

@@ -57,8 +57,16 @@ struct GenerationController: Sendable {
             headers[HTTPField.Name("x-seed-value")!] = String(job.seed)
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         case .failed:
+            // Upstream trouble and deadlines keep their gateway statuses on the sync route;
+            // every other failure is the request's own, 422 as on the async routes.
+            let status: HTTPResponse.Status =
+                switch job.state.failureCode {
+                case .upstreamUnavailable, .upstreamError: .badGateway
+                case .timedOut: .gatewayTimeout
+                default: .unprocessableContent
+                }
             throw APIError(
-                .unprocessableContent,
+                status,
                 body: ErrorBody(
                     error: job.state.error ?? "The request failed.", requestID: job.id, status: .failed,
                     statusURL: urls.statusURL(job.id, request: request),

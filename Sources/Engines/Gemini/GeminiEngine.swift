@@ -1,0 +1,184 @@
+import AsyncHTTPClient
+import Foundation
+import Imaging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NanoBananaAPI
+
+/// The real Nano Banana 2: Google's Gemini image model over its REST API
+/// (`POST {base}/v1beta/models/{model}:generateContent`).
+///
+/// Every parameter is mapped (see `GeminiRequest+Parameters.swift`); the reply's last image
+/// is sniffed and transcoded to the requested format when it differs; blocks become
+/// ``EngineFailure/contentBlocked(_:)``; 429, 5xx and connection failures are retried with
+/// jittered exponential backoff that honours `Retry-After`.
+public struct GeminiEngine: ImageEngine {
+    public struct Configuration: Sendable {
+        /// The `x-goog-api-key`. Never logged.
+        public var apiKey: String
+        /// Default `https://generativelanguage.googleapis.com`; a proxy or a fake in tests.
+        public var baseURL: String
+        /// The upstream model id.
+        public var model: String
+        /// Requests in flight upstream at once, for this engine.
+        public var maxConcurrentRequests: Int
+        /// Tries per job, the first included.
+        public var maxAttempts: Int
+        /// The first retry's delay; each next one doubles, with jitter, up to `maxBackoff`.
+        public var initialBackoff: Duration
+        public var maxBackoff: Duration
+        /// One upstream call's timeout.
+        public var requestTimeout: Duration
+        public var jpegQuality: Int
+
+        public init(
+            apiKey: String, baseURL: String = "https://generativelanguage.googleapis.com",
+            model: String = "gemini-3.1-flash-image-preview", maxConcurrentRequests: Int = 8, maxAttempts: Int = 5,
+            initialBackoff: Duration = .milliseconds(500), maxBackoff: Duration = .seconds(20),
+            requestTimeout: Duration = .seconds(300), jpegQuality: Int = 92
+        ) {
+            self.apiKey = apiKey
+            self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+            self.model = model
+            self.maxConcurrentRequests = maxConcurrentRequests
+            self.maxAttempts = max(1, maxAttempts)
+            self.initialBackoff = initialBackoff
+            self.maxBackoff = maxBackoff
+            self.requestTimeout = requestTimeout
+            self.jpegQuality = jpegQuality
+        }
+    }
+
+    public let name = "gemini"
+    let configuration: Configuration
+    private let client: HTTPClient
+    private let threadPool: NIOThreadPool
+    private let limiter: AsyncLimiter
+    /// Largest reply accepted (a 4K PNG in base64 is well under this).
+    static let maxReplyBytes = 128 * 1024 * 1024
+
+    /// - Parameters:
+    ///   - client: owned by the caller, who shuts it down.
+    ///   - threadPool: where transcoding runs.
+    public init(configuration: Configuration, client: HTTPClient, threadPool: NIOThreadPool) {
+        self.configuration = configuration
+        self.client = client
+        self.threadPool = threadPool
+        self.limiter = AsyncLimiter(limit: configuration.maxConcurrentRequests)
+    }
+
+    var endpoint: String { "\(configuration.baseURL)/v1beta/models/\(configuration.model):generateContent" }
+
+    public func generate(_ request: GenerationRequest) async throws -> GeneratedImage {
+        let parameters = request.parameters
+        let body = try JSONEncoder().encode(
+            GeminiRequest(parameters: parameters, references: try Self.references(parameters.imageURLs)))
+        let reply = try await call(body: body)
+        let decoded: GeminiResponse
+        do {
+            decoded = try JSONDecoder().decode(GeminiResponse.self, from: Data(reply))
+        } catch {
+            throw EngineFailure.upstreamInvalidResponse("the reply was not the expected JSON.")
+        }
+        let picked = try GeminiReply(decoded)
+        let format = parameters.outputFormat
+        let quality = configuration.jpegQuality
+        return try await threadPool.runIfActive {
+            try picked.image(as: format, jpegQuality: quality)
+        }
+    }
+
+    /// The `data:` references as inline parts. Remote references are not fetched by this
+    /// engine yet: they fail the job with a clear error rather than being silently dropped.
+    static func references(_ urls: [String]) throws -> [(mediaType: String, bytes: [UInt8])] {
+        try urls.enumerated().map { index, url in
+            switch try? ReferenceImageSource(parsing: url) {
+            case .inline(let mediaType, let bytes):
+                return (mediaType, bytes)
+            case .remote, nil:
+                throw EngineFailure.invalidReference(
+                    index: index,
+                    reason: "http(s) reference images are not fetched by this server yet; send a data: URL.")
+            }
+        }
+    }
+
+    // MARK: - The upstream call, with retries
+
+    /// POSTs `body`, retrying transient failures; returns the 200 body.
+    func call(body: Data) async throws -> [UInt8] {
+        var lastProblem = "no attempt was made"
+        for attempt in 1...configuration.maxAttempts {
+            let outcome = await attemptOnce(body: body)
+            switch outcome {
+            case .success(let bytes):
+                return bytes
+            case .failure(let failure):
+                throw failure
+            case .transient(let problem, let retryAfter):
+                lastProblem = problem
+                guard attempt < configuration.maxAttempts else { break }
+                try await Task.sleep(for: retryAfter ?? backoff(afterAttempt: attempt))
+            }
+        }
+        throw EngineFailure.upstreamUnavailable("\(lastProblem) (after \(configuration.maxAttempts) attempts).")
+    }
+
+    enum Attempt: Sendable {
+        case success([UInt8])
+        case failure(EngineFailure)
+        case transient(String, retryAfter: Duration?)
+    }
+
+    private func attemptOnce(body: Data) async -> Attempt {
+        var request = HTTPClientRequest(url: endpoint)
+        request.method = .POST
+        request.headers.add(name: "x-goog-api-key", value: configuration.apiKey)
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await limiter.run {
+                let response = try await client.execute(request, timeout: .init(configuration.requestTimeout))
+                let bytes = try await response.body.collect(upTo: Self.maxReplyBytes)
+                return (response.status, response.headers, Array(bytes.readableBytesView))
+            }
+            return Self.classify(status: response.0, headers: response.1, body: response.2)
+        } catch is CancellationError {
+            return .failure(.upstreamUnavailable("the request was cancelled."))
+        } catch {
+            return .transient("the connection failed (\(type(of: error)))", retryAfter: nil)
+        }
+    }
+
+    /// What an upstream answer means for the job.
+    static func classify(status: HTTPResponseStatus, headers: HTTPHeaders, body: [UInt8]) -> Attempt {
+        if status == .ok { return .success(body) }
+        let message =
+            (try? JSONDecoder().decode(GeminiErrorBody.self, from: Data(body)))?.error.message
+            ?? "HTTP \(status.code)"
+        switch status.code {
+        case 429, 500, 502, 503, 504:
+            return .transient("HTTP \(status.code): \(message)", retryAfter: retryAfter(headers))
+        case 401, 403:
+            return .failure(.upstreamUnauthorized)
+        default:
+            return .failure(.upstreamRejected(message))
+        }
+    }
+
+    /// `Retry-After` in seconds (the HTTP-date form is rare upstream and ignored), capped.
+    static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
+        guard let value = headers.first(name: "retry-after"), let seconds = Double(value), seconds >= 0 else {
+            return nil
+        }
+        return .milliseconds(Int64(min(seconds, 120) * 1000))
+    }
+
+    /// Full-jitter exponential backoff.
+    func backoff(afterAttempt attempt: Int) -> Duration {
+        let ceiling = min(configuration.maxBackoff, configuration.initialBackoff * (1 << min(attempt - 1, 20)))
+        let fraction = Double.random(in: 0.5...1.0)
+        return ceiling * fraction
+    }
+}
