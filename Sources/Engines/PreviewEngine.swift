@@ -37,11 +37,17 @@ public struct PreviewEngine: ImageEngine {
     private let configuration: Configuration
     private let text: TextRenderer
     private let threadPool: NIOThreadPool
+    private let references: ReferenceImages
 
     /// - Parameters:
     ///   - threadPool: where rendering runs; started and shut down by the caller.
-    public init(configuration: Configuration, threadPool: NIOThreadPool) throws {
+    ///   - references: loads `image_urls`, fetching http(s) ones when it has a fetcher.
+    public init(
+        configuration: Configuration, threadPool: NIOThreadPool,
+        references: ReferenceImages = ReferenceImages(fetcher: nil)
+    ) throws {
         self.configuration = configuration
+        self.references = references
         self.text = try TextRenderer(fontPath: configuration.fontPath)
         self.threadPool = threadPool
     }
@@ -57,8 +63,9 @@ public struct PreviewEngine: ImageEngine {
         }
         let text = self.text
         let quality = configuration.jpegQuality
+        let loaded = try await references.load(parameters.imageURLs)
         return try await threadPool.runIfActive {
-            let references = try Self.decodeReferences(parameters.imageURLs)
+            let references = try Self.decode(loaded)
             let size =
                 parameters.fixedDimensions
                 ?? ImageDimensions.forRatio(
@@ -80,12 +87,12 @@ public struct PreviewEngine: ImageEngine {
         }
     }
 
-    /// Decodes the `data:` references. Remote URLs are not fetched by this engine; WebP is
-    /// accepted on the wire but not decoded here (no WebP codec), so it is skipped.
-    static func decodeReferences(_ urls: [String]) throws -> [Canvas] {
+    /// Decodes the loaded references. WebP is accepted but not decoded here (no WebP codec),
+    /// so it is skipped.
+    static func decode(_ references: [(mediaType: String, bytes: [UInt8])]) throws -> [Canvas] {
         var canvases: [Canvas] = []
-        for (index, url) in urls.enumerated() {
-            guard case .inline(_, let bytes) = try? ReferenceImageSource(parsing: url) else { continue }
+        for (index, reference) in references.enumerated() {
+            let bytes = reference.bytes
             if ImageFormat.sniff(bytes) == .webp { continue }
             do {
                 canvases.append(try ImageCodec.decode(bytes))

@@ -67,6 +67,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds one job may run before it fails. [NANO_BANANA_JOB_TIMEOUT] (default: 600)")
     var jobTimeout: Double?
 
+    @Option(
+        name: .customLong("allow-fetch-host"),
+        help:
+            "A host whose http(s) reference images may be fetched although it is private; repeatable. [NANO_BANANA_ALLOW_FETCH_HOSTS]"
+    )
+    var allowFetchHosts: [String] = []
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error. [LOG_LEVEL] (default: info)")
     var logLevel: String?
 
@@ -92,6 +99,7 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.engine = kind
         }
         if let publicURL { configuration.publicBaseURL = publicURL }
+        if !allowFetchHosts.isEmpty { configuration.allowedFetchHosts = allowFetchHosts }
         for entry in modelEntries {
             do {
                 let (slug, model) = try ServerConfiguration.parseModelEntry(entry, source: "--model")

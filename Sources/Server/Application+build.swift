@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
@@ -22,7 +23,10 @@ public func buildApplication(_ components: ServerComponents, logger: Logger) asy
     let runner = JobRunner(
         jobs: components.jobs, models: components.models, hub: components.hub, running: running,
         jobTimeout: configuration.jobTimeout, logger: logger)
-    var services: [any Service] = [ThreadPoolService(pool: components.renderPool), components.hub]
+    var services: [any Service] = [
+        ThreadPoolService(pool: components.renderPool), HTTPClientService(client: components.fetchClient),
+        components.hub,
+    ]
     if configuration.runsWorkers {
         services.append(
             WorkerPool(
@@ -54,7 +58,8 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
         urls: urls)
     let submitter = JobSubmitter(
         jobs: components.jobs, models: components.models, signal: components.signal, hub: components.hub,
-        maxAttempts: configuration.maxAttempts, maxBodyBytes: configuration.maxBodyBytes)
+        maxAttempts: configuration.maxAttempts, maxBodyBytes: configuration.maxBodyBytes,
+        allowedFetchHosts: Set(configuration.allowedFetchHosts.map { $0.lowercased() }))
 
     let router = Router(context: APIRequestContext.self)
     router.add(middleware: JSONErrorMiddleware(maxBodyBytes: configuration.maxBodyBytes))
@@ -70,6 +75,16 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
         syncTimeout: configuration.syncTimeout
     ).addRoutes(v1: v1, v2: v2)
     return router
+}
+
+/// Shuts the reference-fetching client down with the rest of the process.
+struct HTTPClientService: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
 }
 
 /// Shuts the render thread pool down with the rest of the process.

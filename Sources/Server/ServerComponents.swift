@@ -23,6 +23,10 @@ public struct ServerComponents: Sendable {
     let renderPool: NIOThreadPool
     /// Held for as long as these components live.
     let lock: DataDirectoryLock
+    /// The client that fetches http(s) reference images (it never follows redirects on its
+    /// own: the fetcher checks every hop).
+    let fetchClient: HTTPClient
+    let references: ReferenceImages
 
     /// Opens (creating) the data directory, the database and the engine.
     ///
@@ -43,12 +47,20 @@ public struct ServerComponents: Sendable {
         signer = OutputURLSigner(secret: try database.signingSecret())
         renderPool = NIOThreadPool(numberOfThreads: max(1, configuration.workers))
         renderPool.start()
-        models = try Self.makeCatalog(configuration, override: engine, renderPool: renderPool)
+        fetchClient = HTTPClient(
+            eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+            configuration: ReferenceFetcher.makeHTTPClientConfiguration())
+        references = ReferenceImages(
+            fetcher: ReferenceFetcher(
+                configuration: .init(allowedHosts: Set(configuration.allowedFetchHosts.map { $0.lowercased() })),
+                httpClient: fetchClient))
+        models = try Self.makeCatalog(configuration, override: engine, renderPool: renderPool, references: references)
     }
 
     /// One engine per served slug.
     private static func makeCatalog(
-        _ configuration: ServerConfiguration, override: (any ImageEngine)?, renderPool: NIOThreadPool
+        _ configuration: ServerConfiguration, override: (any ImageEngine)?, renderPool: NIOThreadPool,
+        references: ReferenceImages
     ) throws -> ModelCatalog {
         if let override {
             return ModelCatalog(configuration.models.mapValues { _ in override })
@@ -58,7 +70,7 @@ public struct ServerComponents: Sendable {
             let preview = try PreviewEngine(
                 configuration: .init(
                     blockedWords: configuration.blockedWords, latency: .seconds(configuration.previewLatency)),
-                threadPool: renderPool)
+                threadPool: renderPool, references: references)
             return ModelCatalog(configuration.models.mapValues { _ in preview })
         case .null:
             let null = try NullEngine()
@@ -71,7 +83,7 @@ public struct ServerComponents: Sendable {
                             apiKey: configuration.geminiAPIKey ?? "", baseURL: configuration.geminiBaseURL,
                             model: model,
                             maxConcurrentRequests: configuration.upstreamConcurrency),
-                        client: HTTPClient.shared, threadPool: renderPool)
+                        client: HTTPClient.shared, threadPool: renderPool, references: references)
                 })
         }
     }

@@ -205,10 +205,10 @@ struct GeminiEngineTests {
         }
     }
 
-    @Test("http(s) references fail clearly until the server fetches them")
-    func remoteReference() async throws {
-        #expect(throws: EngineFailure.self) {
-            try GeminiEngine.references(["https://img.example.com/a.png"])
+    @Test("http(s) references fail clearly when no fetcher is configured")
+    func remoteReferenceWithoutFetcher() async throws {
+        await #expect(throws: EngineFailure.self) {
+            try await ReferenceImages(fetcher: nil).load(["https://img.example.com/a.png"])
         }
     }
 }

@@ -74,6 +74,48 @@ struct ErrorRouteTests {
         }
     }
 
+    @Test(
+        "references at literal private or loopback addresses are refused at submit",
+        arguments: [
+            "http://127.0.0.1/a.png", "http://[::1]:8080/a.png", "http://169.254.169.254/latest/meta-data",
+            "https://10.0.0.1/a.png", "http://[::ffff:10.0.0.1]/a.png", "http://192.168.1.20/a.png",
+        ])
+    func privateLiteral(url: String) async throws {
+        try await TestServer.run { server, client in
+            let response = try await client.post(
+                "/v2/nano-banana-2", json: #"{"prompt":"x","image_urls":["\#(url)"]}"#, key: server.key)
+            #expect(response.status == .badRequest)
+            #expect(response.errorMessage?.contains("image_urls[0]") == true)
+            #expect(response.errorMessage?.contains("private") == true)
+        }
+    }
+
+    @Test("an operator's allow-list lets a private host through submission")
+    func allowListedLiteral() async throws {
+        try await TestServer.run(configure: {
+            $0.allowedFetchHosts = ["127.0.0.1"]; $0.runsWorkers = false
+        }) {
+            server, client in
+            let response = try await client.post(
+                "/v2/nano-banana-2", json: #"{"prompt":"x","image_urls":["http://127.0.0.1:9/a.png"]}"#, key: server.key
+            )
+            #expect(response.status == .ok)
+        }
+    }
+
+    @Test("a reference whose name resolves to loopback FAILS the job with a clear error")
+    func privateName() async throws {
+        try await TestServer.run { server, client in
+            let id = try await client.post(
+                "/v2/nano-banana-2", json: #"{"prompt":"x","image_urls":["http://localhost:9/a.png"]}"#, key: server.key
+            ).decoded(SubmitBody.self).requestID
+            let job = try #require(try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(30)))
+            #expect(job.status == .failed)
+            #expect(job.state.error?.contains("image_urls[0]") == true)
+            #expect(job.state.error?.contains("private") == true || job.state.error?.contains("reserved") == true)
+        }
+    }
+
     @Test("too many reference images is 400")
     func tooManyReferences() async throws {
         try await TestServer.run { server, client in

@@ -55,14 +55,20 @@ public struct GeminiEngine: ImageEngine {
     private let client: HTTPClient
     private let threadPool: NIOThreadPool
     private let limiter: AsyncLimiter
+    private let references: ReferenceImages
     /// Largest reply accepted (a 4K PNG in base64 is well under this).
     static let maxReplyBytes = 128 * 1024 * 1024
 
     /// - Parameters:
     ///   - client: owned by the caller, who shuts it down.
     ///   - threadPool: where transcoding runs.
-    public init(configuration: Configuration, client: HTTPClient, threadPool: NIOThreadPool) {
+    ///   - references: loads `image_urls`, fetching http(s) ones when it has a fetcher.
+    public init(
+        configuration: Configuration, client: HTTPClient, threadPool: NIOThreadPool,
+        references: ReferenceImages = ReferenceImages(fetcher: nil)
+    ) {
         self.configuration = configuration
+        self.references = references
         self.client = client
         self.threadPool = threadPool
         self.limiter = AsyncLimiter(limit: configuration.maxConcurrentRequests)
@@ -73,7 +79,7 @@ public struct GeminiEngine: ImageEngine {
     public func generate(_ request: GenerationRequest) async throws -> GeneratedImage {
         let parameters = request.parameters
         let body = try JSONEncoder().encode(
-            GeminiRequest(parameters: parameters, references: try Self.references(parameters.imageURLs)))
+            GeminiRequest(parameters: parameters, references: try await references.load(parameters.imageURLs)))
         let reply = try await call(body: body)
         let decoded: GeminiResponse
         do {
@@ -86,21 +92,6 @@ public struct GeminiEngine: ImageEngine {
         let quality = configuration.jpegQuality
         return try await threadPool.runIfActive {
             try picked.image(as: format, jpegQuality: quality)
-        }
-    }
-
-    /// The `data:` references as inline parts. Remote references are not fetched by this
-    /// engine yet: they fail the job with a clear error rather than being silently dropped.
-    static func references(_ urls: [String]) throws -> [(mediaType: String, bytes: [UInt8])] {
-        try urls.enumerated().map { index, url in
-            switch try? ReferenceImageSource(parsing: url) {
-            case .inline(let mediaType, let bytes):
-                return (mediaType, bytes)
-            case .remote, nil:
-                throw EngineFailure.invalidReference(
-                    index: index,
-                    reason: "http(s) reference images are not fetched by this server yet; send a data: URL.")
-            }
         }
     }
 

@@ -41,6 +41,9 @@ public struct ServerConfiguration: Sendable {
     public var models = [NanoBanana2Parameters.modelSlug: "gemini-3.1-flash-image-preview"]
     /// Requests in flight to the upstream model at once, per slug. Default 8.
     public var upstreamConcurrency = 8
+    /// Hosts whose http(s) reference images may be fetched even though they resolve to
+    /// private or reserved addresses (an operator's own image server). Default none.
+    public var allowedFetchHosts: [String] = []
 
     /// The engine actually used.
     public var resolvedEngine: EngineKind { engine ?? (geminiAPIKey == nil ? .preview : .gemini) }
@@ -90,6 +93,7 @@ public struct ServerConfiguration: Sendable {
         }
         upstreamConcurrency =
             try reader.integer("NANO_BANANA_UPSTREAM_CONCURRENCY", in: 1...1024) ?? upstreamConcurrency
+        allowedFetchHosts = reader.list("NANO_BANANA_ALLOW_FETCH_HOSTS") ?? allowedFetchHosts
         publicBaseURL = reader.string("NANO_BANANA_PUBLIC_URL") ?? publicBaseURL
         syncTimeout = try reader.seconds("NANO_BANANA_SYNC_TIMEOUT") ?? syncTimeout
         jobTimeout = try reader.seconds("NANO_BANANA_JOB_TIMEOUT") ?? jobTimeout

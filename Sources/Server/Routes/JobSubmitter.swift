@@ -1,5 +1,7 @@
+import Engines
 import Foundation
 import Hummingbird
+import NIOCore
 import NanoBananaAPI
 import Store
 
@@ -11,6 +13,8 @@ struct JobSubmitter: Sendable {
     let hub: CompletionHub
     let maxAttempts: Int
     let maxBodyBytes: Int
+    /// Hosts the operator allows to be private (lowercased).
+    let allowedFetchHosts: Set<String>
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -33,6 +37,7 @@ struct JobSubmitter: Sendable {
         } catch {
             throw APIError.badRequest(error.description)
         }
+        try refuseForbiddenLiterals(parameters.imageURLs)
         let id = UUID().uuidString.lowercased()
         let encoded = String(decoding: try Self.encoder.encode(parameters), as: UTF8.self)
         if expectingCompletion { hub.expect(id) }
@@ -46,6 +51,25 @@ struct JobSubmitter: Sendable {
         } catch {
             if expectingCompletion { hub.forget(id) }
             throw error
+        }
+    }
+
+    /// References whose host is a literal private, loopback or reserved address are refused
+    /// at submit (400): that much is known without resolving anything. Names are checked
+    /// when the worker fetches them (a FAILED job).
+    private func refuseForbiddenLiterals(_ urls: [String]) throws {
+        for (index, string) in urls.enumerated() {
+            guard case .remote(let url) = try? ReferenceImageSource(parsing: string), var host = url.host?.lowercased()
+            else { continue }
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard !allowedFetchHosts.contains(host), let address = try? SocketAddress(ipAddress: host, port: 0),
+                AddressPolicy.isForbidden(address)
+            else { continue }
+            throw APIError.badRequest(
+                ParameterError.invalidImageURL(
+                    index: index,
+                    reason: "its host is a private, loopback or reserved address, which this server does not fetch."
+                ).description)
         }
     }
 }
