@@ -22,13 +22,18 @@ public struct GeneratedImage: Sendable {
     public var height: Int
     /// The model's short text, when asked for with `TEXT_AND_IMAGE`.
     public var text: String?
+    /// Retries and tokens, for engines with a metered upstream.
+    public var usage: UpstreamUsage
 
-    public init(bytes: [UInt8], format: OutputFormat, width: Int, height: Int, text: String?) {
+    public init(
+        bytes: [UInt8], format: OutputFormat, width: Int, height: Int, text: String?, usage: UpstreamUsage = .init()
+    ) {
         self.bytes = bytes
         self.format = format
         self.width = width
         self.height = height
         self.text = text
+        self.usage = usage
     }
 }
 

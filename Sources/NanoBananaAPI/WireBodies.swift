@@ -6,15 +6,24 @@ public struct JobMetrics: Sendable, Equatable, Codable {
     public var inferenceTime: Double?
     public var queueTime: Double?
     public var totalTime: Double?
+    /// Claims after the first (a worker died) plus upstream retries.
     public var retryCount: Int?
+    /// Tokens the upstream model counted, when it is a metered model.
+    public var promptTokens: Int?
+    public var outputTokens: Int?
+    public var totalTokens: Int?
 
     public init(
-        inferenceTime: Double? = nil, queueTime: Double? = nil, totalTime: Double? = nil, retryCount: Int? = nil
+        inferenceTime: Double? = nil, queueTime: Double? = nil, totalTime: Double? = nil, retryCount: Int? = nil,
+        promptTokens: Int? = nil, outputTokens: Int? = nil, totalTokens: Int? = nil
     ) {
         self.inferenceTime = inferenceTime
         self.queueTime = queueTime
         self.totalTime = totalTime
         self.retryCount = retryCount
+        self.promptTokens = promptTokens
+        self.outputTokens = outputTokens
+        self.totalTokens = totalTokens
     }
 
     enum CodingKeys: String, CodingKey {
@@ -22,6 +31,9 @@ public struct JobMetrics: Sendable, Equatable, Codable {
         case queueTime = "queue_time"
         case totalTime = "total_time"
         case retryCount = "retry_count"
+        case promptTokens = "prompt_tokens"
+        case outputTokens = "output_tokens"
+        case totalTokens = "total_tokens"
     }
 }
 
@@ -151,5 +163,28 @@ public struct ErrorBody: Sendable, Equatable, Codable {
         case status
         case statusURL = "status_url"
         case responseURL = "response_url"
+    }
+}
+
+/// What an upstream model reported and cost for one request: retries and tokens.
+public struct UpstreamUsage: Sendable, Equatable, Codable {
+    /// Upstream calls retried after a transient failure (429, 5xx, connection).
+    public var retries: Int
+    public var promptTokens: Int?
+    public var outputTokens: Int?
+    public var totalTokens: Int?
+
+    public init(retries: Int = 0, promptTokens: Int? = nil, outputTokens: Int? = nil, totalTokens: Int? = nil) {
+        self.retries = retries
+        self.promptTokens = promptTokens
+        self.outputTokens = outputTokens
+        self.totalTokens = totalTokens
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case retries
+        case promptTokens = "prompt_tokens"
+        case outputTokens = "output_tokens"
+        case totalTokens = "total_tokens"
     }
 }

@@ -34,10 +34,12 @@ public struct JobOutput: Sendable, Equatable {
     public var engine: String
     /// Seconds the engine spent.
     public var inferenceTime: Double
+    /// Upstream retries and tokens.
+    public var usage: UpstreamUsage
 
     public init(
         blobKey: String, format: OutputFormat, width: Int, height: Int, text: String?, engine: String,
-        inferenceTime: Double
+        inferenceTime: Double, usage: UpstreamUsage = .init()
     ) {
         self.blobKey = blobKey
         self.format = format
@@ -46,6 +48,7 @@ public struct JobOutput: Sendable, Equatable {
         self.text = text
         self.engine = engine
         self.inferenceTime = inferenceTime
+        self.usage = usage
     }
 }
 

@@ -77,6 +77,9 @@ public final class SQLiteDatabase: Sendable {
         migrator.registerMigration("v3-failure-codes") { db in
             try db.execute(sql: "ALTER TABLE jobs ADD COLUMN error_code TEXT")
         }
+        migrator.registerMigration("v4-upstream-usage") { db in
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN usage TEXT")
+        }
         return migrator
     }
 }

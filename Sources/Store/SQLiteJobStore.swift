@@ -92,11 +92,11 @@ public final class SQLiteJobStore: JobStore {
         try db.cachedExecute(
             sql: """
                 UPDATE jobs SET blob_key = ?, output_format = ?, width = ?, height = ?, text = ?, engine = ?,
-                inference_time = ? WHERE id = ?
+                inference_time = ?, usage = ? WHERE id = ?
                 """,
             arguments: [
                 output.blobKey, output.format.rawValue, output.width, output.height, output.text, output.engine,
-                output.inferenceTime, jobID,
+                output.inferenceTime, Self.encodeUsage(output.usage), jobID,
             ])
         try db.cachedExecute(
             sql: "INSERT OR REPLACE INTO blobs (key, bytes) VALUES (?, ?)", arguments: [output.blobKey, Data(image)])
@@ -220,13 +220,24 @@ public final class SQLiteJobStore: JobStore {
     }
 }
 
+extension SQLiteJobStore {
+    static func encodeUsage(_ usage: UpstreamUsage) -> String? {
+        guard usage != UpstreamUsage() else { return nil }
+        return (try? JSONEncoder().encode(usage)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    static func decodeUsage(_ json: String) -> UpstreamUsage? {
+        try? JSONDecoder().decode(UpstreamUsage.self, from: Data(json.utf8))
+    }
+}
+
 extension JobRecord {
     /// The columns `init(row:)` reads, by position: decoding by index avoids a
     /// case-insensitive name lookup per column per row.
     static let columns = """
         seq, id, key_id, model, seed, status, attempts, max_attempts, worker_id, lease_expires_at, error, \
         created_at, started_at, completed_at, blob_key, output_format, width, height, text, engine, inference_time, \
-        error_code
+        error_code, usage
         """
 
     init(row: Row) {
@@ -242,7 +253,8 @@ extension JobRecord {
         if status == .completed, let blobKey: String = row[14], let format = OutputFormat(rawValue: row[15] ?? "") {
             output = JobOutput(
                 blobKey: blobKey, format: format, width: row[16] ?? 0, height: row[17] ?? 0, text: row[18],
-                engine: row[19] ?? "unknown", inferenceTime: row[20] ?? 0)
+                engine: row[19] ?? "unknown", inferenceTime: row[20] ?? 0,
+                usage: (row[22] as String?).flatMap(SQLiteJobStore.decodeUsage) ?? .init())
         }
         self.init(
             sequence: row[0], id: row[1], keyID: row[2], model: row[3], seed: row[4], state: state,

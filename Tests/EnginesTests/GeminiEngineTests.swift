@@ -128,6 +128,7 @@ struct GeminiEngineTests {
         try await fake.run(maxAttempts: 3) { engine in
             let image = try await engine.generate(request(NanoBanana2Parameters(prompt: "x")))
             #expect(image.width == 96)
+            #expect(image.usage == UpstreamUsage(retries: 2, promptTokens: 12, outputTokens: 1290, totalTokens: 1302))
         }
         #expect(fake.requests.count == 3)
     }
@@ -209,6 +210,27 @@ struct GeminiEngineTests {
     func remoteReferenceWithoutFetcher() async throws {
         await #expect(throws: EngineFailure.self) {
             try await ReferenceImages(fetcher: nil).load(["https://img.example.com/a.png"])
+        }
+    }
+
+    @Test("a reference over the upstream's 7 MB limit is re-encoded as a JPEG that fits")
+    func shrinksLargeReference() throws {
+        // Noise does not compress: a 2000×1400 PNG of it is about 8 MB.
+        var canvas = Canvas(width: 2000, height: 1400, fill: .black)
+        var state: UInt64 = 42
+        for index in canvas.pixels.indices {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            canvas.pixels[index] = index % 4 == 3 ? 255 : UInt8(truncatingIfNeeded: state >> 33)
+        }
+        let png = try ImageCodec.encodePNG(canvas, fast: true)
+        #expect(png.count > GeminiEngine.maxInlineBytes)
+        let shrunk = try GeminiEngine.shrink(png, index: 0)
+        #expect(shrunk.count <= GeminiEngine.maxInlineBytes)
+        #expect(ImageFormat.sniff(shrunk) == .jpeg)
+        #expect(throws: EngineFailure.self) {
+            try GeminiEngine.shrink(
+                [0x52, 0x49, 0x46, 0x46, 0, 0, 0, 0, 0x57, 0x45, 0x42, 0x50] + [UInt8](repeating: 1, count: 100),
+                index: 3)
         }
     }
 }

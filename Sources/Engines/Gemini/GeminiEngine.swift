@@ -79,8 +79,8 @@ public struct GeminiEngine: ImageEngine {
     public func generate(_ request: GenerationRequest) async throws -> GeneratedImage {
         let parameters = request.parameters
         let body = try JSONEncoder().encode(
-            GeminiRequest(parameters: parameters, references: try await references.load(parameters.imageURLs)))
-        let reply = try await call(body: body)
+            GeminiRequest(parameters: parameters, references: try await fittingReferences(parameters.imageURLs)))
+        let (reply, retries) = try await call(body: body)
         let decoded: GeminiResponse
         do {
             decoded = try JSONDecoder().decode(GeminiResponse.self, from: Data(reply))
@@ -90,21 +90,56 @@ public struct GeminiEngine: ImageEngine {
         let picked = try GeminiReply(decoded)
         let format = parameters.outputFormat
         let quality = configuration.jpegQuality
-        return try await threadPool.runIfActive {
+        var image = try await threadPool.runIfActive {
             try picked.image(as: format, jpegQuality: quality)
         }
+        image.usage = UpstreamUsage(
+            retries: retries, promptTokens: decoded.usageMetadata?.promptTokenCount,
+            outputTokens: decoded.usageMetadata?.candidatesTokenCount,
+            totalTokens: decoded.usageMetadata?.totalTokenCount)
+        return image
+    }
+
+    /// The most bytes one inline image may have upstream.
+    static let maxInlineBytes = ReferenceImageSource.maxInlineBytes
+
+    /// The references, each made to fit the upstream's 7 MB limit: a larger JPEG or PNG
+    /// (a fetched one may have up to 10 MB) is re-encoded as JPEG, scaled down if need be;
+    /// a larger WebP, which this server cannot decode, is refused clearly.
+    func fittingReferences(_ urls: [String]) async throws -> [(mediaType: String, bytes: [UInt8])] {
+        let loaded = try await references.load(urls)
+        guard loaded.contains(where: { $0.bytes.count > Self.maxInlineBytes }) else { return loaded }
+        return try await threadPool.runIfActive {
+            try loaded.enumerated().map { index, reference in
+                guard reference.bytes.count > Self.maxInlineBytes else { return reference }
+                return ("image/jpeg", try Self.shrink(reference.bytes, index: index))
+            }
+        }
+    }
+
+    static func shrink(_ bytes: [UInt8], index: Int) throws -> [UInt8] {
+        let tooLarge = "it is larger than the model's \(maxInlineBytes / (1024 * 1024)) MB limit"
+        guard ImageFormat.sniff(bytes) != .webp, var canvas = try? ImageCodec.decode(bytes) else {
+            throw EngineFailure.invalidReference(index: index, reason: "\(tooLarge) and could not be re-encoded.")
+        }
+        for _ in 0..<6 {
+            let encoded = try ImageCodec.encodeJPEG(canvas, quality: 85)
+            if encoded.count <= maxInlineBytes { return encoded }
+            canvas = canvas.scaled(width: max(1, canvas.width * 3 / 4), height: max(1, canvas.height * 3 / 4))
+        }
+        throw EngineFailure.invalidReference(index: index, reason: "\(tooLarge) even after re-encoding.")
     }
 
     // MARK: - The upstream call, with retries
 
-    /// POSTs `body`, retrying transient failures; returns the 200 body.
-    func call(body: Data) async throws -> [UInt8] {
+    /// POSTs `body`, retrying transient failures; returns the 200 body and the retries.
+    func call(body: Data) async throws -> (body: [UInt8], retries: Int) {
         var lastProblem = "no attempt was made"
         for attempt in 1...configuration.maxAttempts {
             let outcome = await attemptOnce(body: body)
             switch outcome {
             case .success(let bytes):
-                return bytes
+                return (bytes, attempt - 1)
             case .failure(let failure):
                 throw failure
             case .transient(let problem, let retryAfter):

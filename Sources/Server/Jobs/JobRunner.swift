@@ -53,7 +53,8 @@ struct JobRunner: Sendable {
             case (nil, .success(let (image, seconds))):
                 let output = JobOutput(
                     blobKey: "\(job.id).\(image.format.fileExtension)", format: image.format, width: image.width,
-                    height: image.height, text: image.text, engine: engine.name, inferenceTime: seconds)
+                    height: image.height, text: image.text, engine: engine.name, inferenceTime: seconds,
+                    usage: image.usage)
                 var completed: Bool
                 var next: ClaimedJob?
                 if let lease {

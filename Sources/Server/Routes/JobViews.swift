@@ -32,7 +32,9 @@ struct JobViews: Sendable {
         return JobMetrics(
             inferenceTime: job.output?.inferenceTime, queueTime: job.queueTime(now: now),
             totalTime: job.totalTime(now: now),
-            retryCount: max(0, job.state.attempts - 1))
+            retryCount: max(0, job.state.attempts - 1) + (job.output?.usage.retries ?? 0),
+            promptTokens: job.output?.usage.promptTokens, outputTokens: job.output?.usage.outputTokens,
+            totalTokens: job.output?.usage.totalTokens)
     }
 
     func statusBody(_ job: JobRecord) async throws -> StatusBody {
