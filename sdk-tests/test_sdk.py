@@ -398,3 +398,26 @@ def test_twenty_concurrent_submissions(client):
     assert all(r["status"] == "COMPLETED" for r in results)
     assert len({r["request_id"] for r in results}) == 20
     assert len({r["output"] for r in results}) == 20
+
+
+def test_insufficient_credits_is_406(server):
+    """A metered key that cannot pay gets SegmindError 406 with the server's error text."""
+    poor = segmind.SegmindClient(api_key=server.create_key("poor", credits=10), base_url=f"{server.base}/v1")
+    with pytest.raises(SegmindError) as caught:
+        poor.run_sync("nano-banana-2", prompt="x", output_resolution="512px")
+    assert caught.value.status == 406
+    assert "Insufficient credits" in caught.value.detail
+    with pytest.raises(SegmindError) as caught:
+        poor.submit_async("nano-banana-2", prompt="x")
+    assert caught.value.status == 406
+
+
+def test_metered_key_sees_cost_and_balance(server):
+    """run_sync's headers and run()'s metrics carry the cost and the remaining credits."""
+    rich = segmind.SegmindClient(api_key=server.create_key("rich", credits=1000), base_url=f"{server.base}/v1")
+    response = rich.run_sync("nano-banana-2", prompt="x", output_resolution="512px")
+    assert response.headers["x-cost"] == "45"
+    assert response.headers["x-remaining-credits"] == "955"
+    result = rich.run("nano-banana-2", prompt="y", output_resolution="1K")
+    assert result["metrics"]["cost"] == 67
+    assert result["metrics"]["remaining_credits"] == 888

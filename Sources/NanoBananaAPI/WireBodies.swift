@@ -12,11 +12,18 @@ public struct JobMetrics: Sendable, Equatable, Codable {
     public var promptTokens: Int?
     public var outputTokens: Int?
     public var totalTokens: Int?
+    /// Credits the request costs (0 once FAILED: failures are refunded).
+    public var cost: Int?
+    /// The key's balance now; absent for an unmetered key.
+    public var remainingCredits: Int?
 
     public init(
         inferenceTime: Double? = nil, queueTime: Double? = nil, totalTime: Double? = nil, retryCount: Int? = nil,
-        promptTokens: Int? = nil, outputTokens: Int? = nil, totalTokens: Int? = nil
+        promptTokens: Int? = nil, outputTokens: Int? = nil, totalTokens: Int? = nil, cost: Int? = nil,
+        remainingCredits: Int? = nil
     ) {
+        self.cost = cost
+        self.remainingCredits = remainingCredits
         self.inferenceTime = inferenceTime
         self.queueTime = queueTime
         self.totalTime = totalTime
@@ -34,6 +41,8 @@ public struct JobMetrics: Sendable, Equatable, Codable {
         case promptTokens = "prompt_tokens"
         case outputTokens = "output_tokens"
         case totalTokens = "total_tokens"
+        case cost
+        case remainingCredits = "remaining_credits"
     }
 }
 

@@ -6,8 +6,8 @@ import Store
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
-        abstract: "Create, list and revoke API keys.",
-        subcommands: [Create.self, List.self, Revoke.self]
+        abstract: "Create, list, show, top up and revoke API keys.",
+        subcommands: [Create.self, List.self, Show.self, TopUp.self, Revoke.self]
     )
 
     struct StoreOptions: ParsableArguments {
@@ -31,10 +31,17 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(name: .long, help: "A name to recognise the key by.")
         var name: String
 
+        @Option(name: .long, help: "Start a metered key with this many credits (default: unmetered).")
+        var credits: Int?
+
         @OptionGroup var store: StoreOptions
 
+        func validate() throws {
+            if let credits, credits < 0 { throw ValidationError("--credits must be 0 or more.") }
+        }
+
         func run() async throws {
-            let created = try await store.openKeys().create(name: name)
+            let created = try await store.openKeys().create(name: name, credits: credits)
             print("Created key \(created.key.id) (\(created.key.name)). Its secret, shown only now:")
             print(created.secret)
         }
@@ -80,5 +87,56 @@ struct KeysCommand: AsyncParsableCommand {
             let revoked = try await store.openKeys().revoke(key)
             print("Revoked key \(revoked.id) (\(revoked.name)).")
         }
+    }
+
+    struct TopUp: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "top-up", abstract: "Add credits to a key (an unmetered key becomes metered).")
+
+        @Argument(help: "The key's id (key_…) or its name.")
+        var key: String
+
+        @Argument(help: "Credits to add.")
+        var amount: Int
+
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let key = try await store.openKeys().topUp(key, amount: amount)
+            print("Key \(key.id) (\(key.name)) now has \(key.credits ?? 0) credits.")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a key's balance and credit history.")
+
+        @Argument(help: "The key's id (key_…) or its name.")
+        var key: String
+
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let (key, ledger) = try await store.openKeys().show(key)
+            print("Key:      \(key.id) (\(key.name))")
+            print("Status:   \(key.revokedAt == nil ? "active" : "revoked")")
+            print("Credits:  \(key.credits.map(String.init) ?? "unmetered")")
+            guard !ledger.isEmpty else { return }
+            print("")
+            print("WHEN                  KIND      AMOUNT   BALANCE  REQUEST")
+            for entry in ledger {
+                print(
+                    entry.createdAt.formatted(.iso8601) + "  "
+                        + entry.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
+                        + String(entry.amount).leftPadded(to: 8) + String(entry.balanceAfter).leftPadded(to: 10)
+                        + "  " + (entry.requestID ?? ""))
+            }
+            print("Sum of the history: \(ledger.reduce(0) { $0 + $1.amount })")
+        }
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
     }
 }

@@ -54,12 +54,13 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
     let urls = PublicURLs(
         configuredBase: configuration.publicBaseURL, fallbackAuthority: "\(configuration.host):\(configuration.port)")
     let views = JobViews(
-        jobs: components.jobs, clock: components.clock, retention: configuration.retention, signer: components.signer,
+        jobs: components.jobs, keys: components.keys, clock: components.clock, retention: configuration.retention,
+        signer: components.signer,
         urls: urls)
     let submitter = JobSubmitter(
         jobs: components.jobs, models: components.models, signal: components.signal, hub: components.hub,
         maxAttempts: configuration.maxAttempts, maxBodyBytes: configuration.maxBodyBytes,
-        allowedFetchHosts: Set(configuration.allowedFetchHosts.map { $0.lowercased() }))
+        allowedFetchHosts: Set(configuration.allowedFetchHosts.map { $0.lowercased() }), prices: configuration.prices)
 
     let router = Router(context: APIRequestContext.self)
     router.add(middleware: JSONErrorMiddleware(maxBodyBytes: configuration.maxBodyBytes))

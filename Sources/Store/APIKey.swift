@@ -9,6 +9,8 @@ public struct APIKey: Sendable, Equatable {
     public var prefix: String
     public var createdAt: Date
     public var revokedAt: Date?
+    /// The credit balance; `nil` for an unmetered key.
+    public var credits: Int?
 
     public var isRevoked: Bool { revokedAt != nil }
 }
@@ -45,19 +47,28 @@ public enum APIKeyError: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(String)
     case ambiguous(String)
     case invalidName(String)
+    case invalidAmount(Int)
 
     public var description: String {
         switch self {
         case .notFound(let reference): "No API key with id or name '\(reference)'."
         case .ambiguous(let name): "Several keys are named '\(name)': revoke by id instead."
         case .invalidName(let name): "Invalid key name '\(name)': use 1 to 64 printable characters."
+        case .invalidAmount(let amount): "Invalid amount \(amount): use a positive number of credits."
         }
     }
 }
 
 /// Where API keys live.
 public protocol APIKeyStore: Sendable {
-    func create(name: String) async throws -> CreatedAPIKey
+    /// A new key; with `credits`, a metered one starting with that balance.
+    func create(name: String, credits: Int?) async throws -> CreatedAPIKey
+    /// Adds credits to a key (by id or unique name); returns it with its new balance.
+    func topUp(_ reference: String, amount: Int) async throws -> APIKey
+    /// The key (by id or unique name) and its credit history, oldest first.
+    func show(_ reference: String) async throws -> (key: APIKey, ledger: [CreditLedgerEntry])
+    /// The current balance of a key; `nil` when unmetered.
+    func balance(keyID: String) async throws -> Int?
     func list() async throws -> [APIKey]
     /// Revokes by id, or by name when exactly one key has it.
     func revoke(_ reference: String) async throws -> APIKey
@@ -67,4 +78,9 @@ public protocol APIKeyStore: Sendable {
     /// A value that changes whenever a key is created or revoked, by any process; caches
     /// compare it before trusting what they remember.
     func changeToken() -> Int64
+}
+
+extension APIKeyStore {
+    /// A new unmetered key.
+    public func create(name: String) async throws -> CreatedAPIKey { try await create(name: name, credits: nil) }
 }

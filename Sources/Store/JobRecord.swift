@@ -12,8 +12,13 @@ public struct NewJob: Sendable {
     /// The seed among the parameters, reported in results.
     public var seed: Int64
     public var maxAttempts: Int
+    /// Credits reserved at submit, settled on COMPLETED, refunded on FAILED.
+    public var cost: Int
 
-    public init(id: String, keyID: String, model: String, parameters: String, seed: Int64, maxAttempts: Int) {
+    public init(
+        id: String, keyID: String, model: String, parameters: String, seed: Int64, maxAttempts: Int, cost: Int = 0
+    ) {
+        self.cost = cost
         self.id = id
         self.keyID = keyID
         self.model = model
@@ -60,6 +65,8 @@ public struct JobRecord: Sendable, Equatable {
     public var keyID: String
     public var model: String
     public var seed: Int64
+    /// Credits this request costs (refunded, and so 0 in effect, once FAILED).
+    public var cost: Int = 0
     public var state: JobState
     public var createdAt: Date
     public var startedAt: Date?

@@ -15,7 +15,7 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
 
     public func changeToken() -> Int64 { marker.token() }
 
-    public func create(name: String) async throws -> CreatedAPIKey {
+    public func create(name: String, credits: Int?) async throws -> CreatedAPIKey {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...64).contains(trimmed.count), !trimmed.contains(where: { $0.isNewline }) else {
             throw APIKeyError.invalidName(name)
@@ -24,12 +24,14 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
         let key = APIKey(
             id: "key_" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16)).lowercased(),
             name: trimmed, prefix: String(secret.prefix(10)), createdAt: clock.now())
+        let now = clock.now()
         try await pool.write { db in
             try db.cachedExecute(
                 sql: "INSERT INTO api_keys (id, name, key_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [
                     key.id, key.name, APIKeySecret.hash(secret), key.prefix, key.createdAt.timeIntervalSince1970,
                 ])
+            if let credits { try CreditLedger.add(db, keyID: key.id, amount: credits, kind: .grant, now: now) }
         }
         marker.touch()
         return CreatedAPIKey(key: key, secret: secret)
@@ -44,12 +46,7 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
     public func revoke(_ reference: String) async throws -> APIKey {
         let now = clock.now()
         let revoked = try await pool.write { db in
-            var matches = try db.cachedRows(sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [reference])
-            if matches.isEmpty {
-                matches = try db.cachedRows(sql: "SELECT * FROM api_keys WHERE name = ?", arguments: [reference])
-            }
-            guard matches.count <= 1 else { throw APIKeyError.ambiguous(reference) }
-            guard var key = matches.first.map(APIKey.init(row:)) else { throw APIKeyError.notFound(reference) }
+            var key = try Self.find(db, reference)
             if key.revokedAt == nil {
                 key.revokedAt = now
                 try db.cachedExecute(
@@ -73,6 +70,40 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
     public func count() async throws -> Int {
         try await pool.read { db in try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM api_keys") ?? 0 }
     }
+
+    public func topUp(_ reference: String, amount: Int) async throws -> APIKey {
+        guard amount > 0 else { throw APIKeyError.invalidAmount(amount) }
+        let now = clock.now()
+        let key = try await pool.write { db in
+            let key = try Self.find(db, reference)
+            try CreditLedger.add(db, keyID: key.id, amount: amount, kind: .topUp, now: now)
+            return try Self.find(db, key.id)
+        }
+        marker.touch()
+        return key
+    }
+
+    public func show(_ reference: String) async throws -> (key: APIKey, ledger: [CreditLedgerEntry]) {
+        try await pool.read { db in
+            let key = try Self.find(db, reference)
+            return (key, try CreditLedger.entries(db, keyID: key.id))
+        }
+    }
+
+    public func balance(keyID: String) async throws -> Int? {
+        try pool.readNow { db in try CreditLedger.balance(db, keyID: keyID) }
+    }
+
+    /// A key by id, or by name when exactly one key has it.
+    static func find(_ db: Database, _ reference: String) throws -> APIKey {
+        var matches = try db.cachedRows(sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [reference])
+        if matches.isEmpty {
+            matches = try db.cachedRows(sql: "SELECT * FROM api_keys WHERE name = ?", arguments: [reference])
+        }
+        guard matches.count <= 1 else { throw APIKeyError.ambiguous(reference) }
+        guard let key = matches.first.map(APIKey.init(row:)) else { throw APIKeyError.notFound(reference) }
+        return key
+    }
 }
 
 extension APIKey {
@@ -81,6 +112,6 @@ extension APIKey {
         self.init(
             id: row["id"], name: row["name"], prefix: row["prefix"],
             createdAt: Date(timeIntervalSince1970: row["created_at"]),
-            revokedAt: revoked.map(Date.init(timeIntervalSince1970:)))
+            revokedAt: revoked.map(Date.init(timeIntervalSince1970:)), credits: row["credits"])
     }
 }

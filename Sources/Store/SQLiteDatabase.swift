@@ -80,6 +80,23 @@ public final class SQLiteDatabase: Sendable {
         migrator.registerMigration("v4-upstream-usage") { db in
             try db.execute(sql: "ALTER TABLE jobs ADD COLUMN usage TEXT")
         }
+        migrator.registerMigration("v5-credits") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE api_keys ADD COLUMN credits INTEGER;
+                    ALTER TABLE jobs ADD COLUMN cost INTEGER NOT NULL DEFAULT 0;
+                    CREATE TABLE credit_ledger (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        key_id TEXT NOT NULL,
+                        request_id TEXT,
+                        kind TEXT NOT NULL,
+                        amount INTEGER NOT NULL,
+                        balance_after INTEGER,
+                        created_at REAL NOT NULL
+                    );
+                    CREATE INDEX credit_ledger_by_key ON credit_ledger(key_id, seq);
+                    """)
+        }
         return migrator
     }
 }

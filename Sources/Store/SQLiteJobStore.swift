@@ -22,21 +22,22 @@ public final class SQLiteJobStore: JobStore {
     public func enqueue(_ job: NewJob) async throws -> JobRecord {
         let now = clock.now()
         return try await writer.write { db in
+            try CreditLedger.reserve(db, keyID: job.keyID, price: job.cost, requestID: job.id, now: now)
             try db.cachedExecute(
                 sql: """
-                    INSERT INTO jobs (id, key_id, model, seed, status, max_attempts, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO jobs (id, key_id, model, seed, status, max_attempts, created_at, cost)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     job.id, job.keyID, job.model, job.seed, JobStatus.queued.rawValue, job.maxAttempts,
-                    now.timeIntervalSince1970,
+                    now.timeIntervalSince1970, job.cost,
                 ]
             )
             try db.cachedExecute(
                 sql: "INSERT INTO job_parameters (id, parameters) VALUES (?, ?)", arguments: [job.id, job.parameters])
             return JobRecord(
                 sequence: db.lastInsertedRowID, id: job.id, keyID: job.keyID, model: job.model,
-                seed: job.seed, state: JobState(maxAttempts: job.maxAttempts), createdAt: now)
+                seed: job.seed, cost: job.cost, state: JobState(maxAttempts: job.maxAttempts), createdAt: now)
         }
     }
 
@@ -216,6 +217,9 @@ public final class SQLiteJobStore: JobStore {
         if state.status.isTerminal {
             // Parameters may hold large inline images; a finished job no longer needs them.
             try db.cachedExecute(sql: "DELETE FROM job_parameters WHERE id = ?", arguments: [job.id])
+            try CreditLedger.finish(
+                db, keyID: job.keyID, price: job.cost, requestID: job.id, completed: state.status == .completed,
+                now: completedAt ?? Date())
         }
     }
 }
@@ -237,7 +241,7 @@ extension JobRecord {
     static let columns = """
         seq, id, key_id, model, seed, status, attempts, max_attempts, worker_id, lease_expires_at, error, \
         created_at, started_at, completed_at, blob_key, output_format, width, height, text, engine, inference_time, \
-        error_code, usage
+        error_code, usage, cost
         """
 
     init(row: Row) {
@@ -257,7 +261,7 @@ extension JobRecord {
                 usage: (row[22] as String?).flatMap(SQLiteJobStore.decodeUsage) ?? .init())
         }
         self.init(
-            sequence: row[0], id: row[1], keyID: row[2], model: row[3], seed: row[4], state: state,
+            sequence: row[0], id: row[1], keyID: row[2], model: row[3], seed: row[4], cost: row[23], state: state,
             createdAt: Date(timeIntervalSince1970: row[11]), startedAt: started.map(Date.init(timeIntervalSince1970:)),
             completedAt: completed.map(Date.init(timeIntervalSince1970:)), output: output)
     }

@@ -170,3 +170,39 @@ struct ErrorRouteTests {
         }
     }
 }
+
+@Suite("Credits on the wire")
+struct CreditRouteTests {
+    @Test("a metered key pays by resolution: x-cost and x-remaining-credits on v1, cost and balance in metrics")
+    func charged() async throws {
+        try await TestServer.run { server, client in
+            let metered = try await server.components.keys.create(name: "metered", credits: 100).secret
+            let response = try await client.post(
+                "/v1/nano-banana-2", json: #"{"prompt":"x","output_resolution":"512px"}"#, key: metered)
+            #expect(response.status == .ok)
+            #expect(response.headers[HTTPField.Name("x-cost")!] == "45")
+            #expect(response.headers[HTTPField.Name("x-remaining-credits")!] == "55")
+            let id = try #require(response.headers[HTTPField.Name("x-request-id")!])
+            let result = try await client.get("/v2/requests/\(id)", key: metered).decoded(ResultBody.self)
+            #expect(result.metrics.cost == 45)
+            #expect(result.metrics.remainingCredits == 55)
+        }
+    }
+
+    @Test("a request the key cannot pay for is 406 with the balance; a failed one is refunded")
+    func insufficientAndRefund() async throws {
+        try await TestServer.run { server, client in
+            let metered = try await server.components.keys.create(name: "metered", credits: 70).secret
+            let poor = try await client.post(
+                "/v2/nano-banana-2", json: #"{"prompt":"x","output_resolution":"4K"}"#, key: metered)
+            #expect(poor.status == .notAcceptable)
+            #expect(poor.errorMessage?.contains("costs 151 credits and the key has 70") == true)
+            let blocked = try await client.post("/v1/nano-banana-2", json: #"{"prompt":"forbidden"}"#, key: metered)
+            #expect(blocked.status == .unprocessableContent)
+            let id = try #require(try blocked.decoded(ErrorBody.self).requestID)
+            let status = try await client.get("/v2/requests/\(id)/status", key: metered).decoded(StatusBody.self)
+            #expect(status.metrics.cost == 0)
+            #expect(status.metrics.remainingCredits == 70)
+        }
+    }
+}

@@ -41,6 +41,9 @@ public struct ServerConfiguration: Sendable {
     public var models = [NanoBanana2Parameters.modelSlug: "gemini-3.1-flash-image-preview"]
     /// Requests in flight to the upstream model at once, per slug. Default 8.
     public var upstreamConcurrency = 8
+    /// Credits one request costs, by `output_resolution` (1 credit = $0.001 by default,
+    /// Google's own price of the image). Metered keys pay; unmetered keys do not.
+    public var prices: [OutputResolution: Int] = [.px512: 45, .oneK: 67, .twoK: 101, .fourK: 151]
     /// Hosts whose http(s) reference images may be fetched even though they resolve to
     /// private or reserved addresses (an operator's own image server). Default none.
     public var allowedFetchHosts: [String] = []
@@ -94,6 +97,15 @@ public struct ServerConfiguration: Sendable {
         upstreamConcurrency =
             try reader.integer("NANO_BANANA_UPSTREAM_CONCURRENCY", in: 1...1024) ?? upstreamConcurrency
         allowedFetchHosts = reader.list("NANO_BANANA_ALLOW_FETCH_HOSTS") ?? allowedFetchHosts
+        for entry in reader.list("NANO_BANANA_PRICES") ?? [] {
+            let sides = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard sides.count == 2, let resolution = OutputResolution(rawValue: sides[0]), let price = Int(sides[1]),
+                price >= 0
+            else {
+                throw .invalid(name: "NANO_BANANA_PRICES", value: entry, expected: "RESOLUTION=CREDITS, e.g. 1K=67")
+            }
+            prices[resolution] = price
+        }
         publicBaseURL = reader.string("NANO_BANANA_PUBLIC_URL") ?? publicBaseURL
         syncTimeout = try reader.seconds("NANO_BANANA_SYNC_TIMEOUT") ?? syncTimeout
         jobTimeout = try reader.seconds("NANO_BANANA_JOB_TIMEOUT") ?? jobTimeout

@@ -43,7 +43,17 @@ final class APIKeyCache: APIKeyStore {
         return key
     }
 
-    func create(name: String) async throws -> CreatedAPIKey { try await store.create(name: name) }
+    func create(name: String, credits: Int?) async throws -> CreatedAPIKey {
+        try await store.create(name: name, credits: credits)
+    }
+    func topUp(_ reference: String, amount: Int) async throws -> APIKey {
+        try await store.topUp(reference, amount: amount)
+    }
+    func show(_ reference: String) async throws -> (key: APIKey, ledger: [CreditLedgerEntry]) {
+        try await store.show(reference)
+    }
+    /// Never cached: balances move with every request.
+    func balance(keyID: String) async throws -> Int? { try await store.balance(keyID: keyID) }
     func list() async throws -> [APIKey] { try await store.list() }
     func count() async throws -> Int { try await store.count() }
     func changeToken() -> Int64 { store.changeToken() }

@@ -55,6 +55,10 @@ struct GenerationController: Sendable {
             headers[HTTPField.Name("x-request-id")!] = job.id
             headers[HTTPField.Name("x-generation-time")!] = String(format: "%.3f", output.inferenceTime)
             headers[HTTPField.Name("x-seed-value")!] = String(job.seed)
+            headers[HTTPField.Name("x-cost")!] = String(job.cost)
+            if key.credits != nil, let remaining = try await views.keys.balance(keyID: key.id) {
+                headers[HTTPField.Name("x-remaining-credits")!] = String(remaining)
+            }
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         case .failed:
             // Upstream trouble and deadlines keep their gateway statuses on the sync route;

@@ -1,5 +1,6 @@
 import Engines
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import NanoBananaAPI
@@ -15,6 +16,8 @@ struct JobSubmitter: Sendable {
     let maxBodyBytes: Int
     /// Hosts the operator allows to be private (lowercased).
     let allowedFetchHosts: Set<String>
+    /// Credits by output resolution.
+    let prices: [OutputResolution: Int]
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -45,9 +48,15 @@ struct JobSubmitter: Sendable {
             let job = try await jobs.enqueue(
                 NewJob(
                     id: id, keyID: key.id, model: model, parameters: encoded, seed: parameters.seed,
-                    maxAttempts: maxAttempts))
+                    maxAttempts: maxAttempts, cost: prices[parameters.outputResolution] ?? 0))
             signal.signal()
             return job
+        } catch let shortfall as InsufficientCredits {
+            if expectingCompletion { hub.forget(id) }
+            throw APIError(
+                .notAcceptable,
+                "Insufficient credits: this request (\(parameters.outputResolution.rawValue)) costs \(shortfall.price) credits and the key has \(shortfall.balance).",
+                headers: [HTTPField.Name("x-remaining-credits")!: String(shortfall.balance)])
         } catch {
             if expectingCompletion { hub.forget(id) }
             throw error

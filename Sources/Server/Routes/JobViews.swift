@@ -6,6 +6,7 @@ import Store
 /// Renders stored jobs as the wire's status and result bodies.
 struct JobViews: Sendable {
     let jobs: any JobStore
+    let keys: any APIKeyStore
     let clock: any WallClock
     let retention: TimeInterval
     let signer: OutputURLSigner
@@ -27,33 +28,37 @@ struct JobViews: Sendable {
         return completed.addingTimeInterval(retention) <= clock.now()
     }
 
-    func metrics(_ job: JobRecord) -> JobMetrics {
+    /// The job's metrics, with its cost and (for a metered key) the key's balance now.
+    func metrics(_ job: JobRecord, key: APIKey) async throws -> JobMetrics {
         let now = clock.now()
+        let remaining = key.credits == nil ? nil : try await keys.balance(keyID: key.id)
         return JobMetrics(
             inferenceTime: job.output?.inferenceTime, queueTime: job.queueTime(now: now),
             totalTime: job.totalTime(now: now),
             retryCount: max(0, job.state.attempts - 1) + (job.output?.usage.retries ?? 0),
             promptTokens: job.output?.usage.promptTokens, outputTokens: job.output?.usage.outputTokens,
-            totalTokens: job.output?.usage.totalTokens)
+            totalTokens: job.output?.usage.totalTokens, cost: job.status == .failed ? 0 : job.cost,
+            remainingCredits: remaining)
     }
 
-    func statusBody(_ job: JobRecord) async throws -> StatusBody {
+    func statusBody(_ job: JobRecord, key: APIKey) async throws -> StatusBody {
         StatusBody(
             requestID: job.id, status: job.status, queuePosition: try await jobs.queuePosition(of: job),
-            error: job.state.error, metrics: metrics(job))
+            error: job.state.error, metrics: try await metrics(job, key: key))
     }
 
     /// The status body under its HTTP status: 422 for FAILED, else `status`.
-    func statusResponse(_ job: JobRecord, status: HTTPResponse.Status = .ok) async throws -> Response {
-        let body = try await statusBody(job)
+    func statusResponse(_ job: JobRecord, key: APIKey, status: HTTPResponse.Status = .ok) async throws -> Response {
+        let body = try await statusBody(job, key: key)
         return .json(body, status: job.status == .failed ? .unprocessableContent : status)
     }
 
-    func resultBody(_ job: JobRecord, output: JobOutput, request: Request) -> ResultBody {
+    func resultBody(_ job: JobRecord, output: JobOutput, key: APIKey, request: Request) async throws -> ResultBody {
+        let metrics = try await metrics(job, key: key)
         let expires = (job.completedAt ?? clock.now()).addingTimeInterval(retention)
         let link = urls.base(for: request) + signer.signedPath(fileName: output.blobKey, expires: expires)
         return ResultBody(
-            requestID: job.id, output: link, text: output.text, engine: output.engine, metrics: metrics(job),
+            requestID: job.id, output: link, text: output.text, engine: output.engine, metrics: metrics,
             width: output.width, height: output.height, seed: job.seed,
             outputFormat: output.format, createdAt: Self.timestamp(job.createdAt),
             completedAt: Self.timestamp(job.completedAt ?? clock.now()))

@@ -13,16 +13,18 @@ struct RequestsController: Sendable {
     }
 
     @Sendable func status(_ request: Request, context: APIRequestContext) async throws -> Response {
-        let job = try await views.visibleJob(id: try context.parameters.require("id"), key: try context.requireKey())
-        return try await views.statusResponse(job)
+        let key = try context.requireKey()
+        let job = try await views.visibleJob(id: try context.parameters.require("id"), key: key)
+        return try await views.statusResponse(job, key: key)
     }
 
     /// COMPLETED: 200 with the result; FAILED: 422; still running: 202 with the status.
     @Sendable func result(_ request: Request, context: APIRequestContext) async throws -> Response {
-        let job = try await views.visibleJob(id: try context.parameters.require("id"), key: try context.requireKey())
+        let key = try context.requireKey()
+        let job = try await views.visibleJob(id: try context.parameters.require("id"), key: key)
         guard job.status == .completed, let output = job.output else {
-            return try await views.statusResponse(job, status: .accepted)
+            return try await views.statusResponse(job, key: key, status: .accepted)
         }
-        return .json(views.resultBody(job, output: output, request: request))
+        return .json(try await views.resultBody(job, output: output, key: key, request: request))
     }
 }

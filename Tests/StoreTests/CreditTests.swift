@@ -1,0 +1,105 @@
+import Foundation
+import GRDB
+import NanoBananaAPI
+import Testing
+
+@testable import Store
+
+@Suite("Credits")
+struct CreditTests {
+    struct Fixture {
+        let database: SQLiteDatabase
+        let jobs: SQLiteJobStore
+        let keys: SQLiteAPIKeyStore
+        let clock = ManualWallClock()
+
+        init() throws {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "nb-credits-\(UUID().uuidString).sqlite"
+            ).path
+            database = try SQLiteDatabase(path: path)
+            jobs = SQLiteJobStore(database: database, clock: clock)
+            keys = SQLiteAPIKeyStore(database: database, clock: clock)
+        }
+
+        func job(_ id: String, key: String, cost: Int) -> NewJob {
+            NewJob(id: id, keyID: key, model: "m", parameters: "{}", seed: 1, maxAttempts: 2, cost: cost)
+        }
+
+        func ledgerSum(_ key: String) async throws -> Int {
+            try await keys.show(key).ledger.reduce(0) { $0 + $1.amount }
+        }
+    }
+
+    @Test("200 parallel submits against a balance of 50 accept exactly 50 and the ledger balances")
+    func neverBelowZero() async throws {
+        let fixture = try Fixture()
+        let key = try await fixture.keys.create(name: "k", credits: 50).key
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    do {
+                        _ = try await fixture.jobs.enqueue(fixture.job("j\(index)", key: key.id, cost: 1))
+                        return true
+                    } catch {
+                        #expect(error as? InsufficientCredits == InsufficientCredits(price: 1, balance: 0))
+                        return false
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 50)
+        #expect(try await fixture.keys.balance(keyID: key.id) == 0)
+        #expect(try await fixture.ledgerSum(key.id) == 0)
+        #expect(try await fixture.jobs.counts() == [.queued: 50])
+    }
+
+    @Test("a failed job is refunded, a completed one settled once, even if its worker tries again")
+    func settleAndRefund() async throws {
+        let fixture = try Fixture()
+        let key = try await fixture.keys.create(name: "k", credits: 100).key
+        _ = try await fixture.jobs.enqueue(fixture.job("ok", key: key.id, cost: 30))
+        _ = try await fixture.jobs.enqueue(fixture.job("bad", key: key.id, cost: 20))
+        #expect(try await fixture.keys.balance(keyID: key.id) == 50)
+        _ = try await fixture.jobs.claim(worker: "w", lease: 30)
+        let output = JobOutput(
+            blobKey: "ok.jpg", format: .jpg, width: 1, height: 1, text: nil, engine: "e", inferenceTime: 0)
+        #expect(try await fixture.jobs.complete(jobID: "ok", worker: "w", output: output, image: [1]))
+        #expect(try await !fixture.jobs.complete(jobID: "ok", worker: "w", output: output, image: [1]))
+        _ = try await fixture.jobs.claim(worker: "w", lease: 30)
+        #expect(try await fixture.jobs.fail(jobID: "bad", worker: "w", error: "blocked", code: .contentBlocked))
+        #expect(try await fixture.keys.balance(keyID: key.id) == 70)
+        let kinds = try await fixture.keys.show(key.id).ledger.map(\.kind)
+        #expect(kinds == [.grant, .reserve, .reserve, .settle, .refund])
+        #expect(try await fixture.ledgerSum(key.id) == 70)
+    }
+
+    @Test("a job abandoned by its dead workers is refunded")
+    func workerLostRefund() async throws {
+        let fixture = try Fixture()
+        let key = try await fixture.keys.create(name: "k", credits: 10).key
+        _ = try await fixture.jobs.enqueue(
+            NewJob(id: "a", keyID: key.id, model: "m", parameters: "{}", seed: 1, maxAttempts: 1, cost: 10))
+        _ = try await fixture.jobs.claim(worker: "dead", lease: 5)
+        fixture.clock.advance(by: 6)
+        #expect(try await fixture.jobs.claim(worker: "w", lease: 5) == nil)
+        #expect(try await fixture.jobs.job(id: "a")?.status == .failed)
+        #expect(try await fixture.keys.balance(keyID: key.id) == 10)
+    }
+
+    @Test("unmetered keys are never charged; top-ups add to the balance")
+    func unmeteredAndTopUp() async throws {
+        let fixture = try Fixture()
+        let free = try await fixture.keys.create(name: "free").key
+        _ = try await fixture.jobs.enqueue(fixture.job("a", key: free.id, cost: 1000))
+        #expect(try await fixture.keys.balance(keyID: free.id) == nil)
+        #expect(try await fixture.keys.show(free.id).ledger.isEmpty)
+        let topped = try await fixture.keys.topUp("free", amount: 5)
+        #expect(topped.credits == 5)
+        await #expect(throws: InsufficientCredits(price: 6, balance: 5)) {
+            try await fixture.jobs.enqueue(fixture.job("b", key: free.id, cost: 6))
+        }
+        await #expect(throws: APIKeyError.invalidAmount(0)) { try await fixture.keys.topUp("free", amount: 0) }
+    }
+}
