@@ -421,3 +421,13 @@ def test_metered_key_sees_cost_and_balance(server):
     result = rich.run("nano-banana-2", prompt="y", output_resolution="1K")
     assert result["metrics"]["cost"] == 67
     assert result["metrics"]["remaining_credits"] == 888
+
+
+def test_rate_limited_is_429(server):
+    """Past a key's burst the SDK raises SegmindError 429 with the server's error text."""
+    limited = segmind.SegmindClient(api_key=server.create_key("limited", rpm=6, burst=1), base_url=f"{server.base}/v1")
+    limited.submit_async("nano-banana-2", prompt="x", output_resolution="512px")
+    with pytest.raises(SegmindError) as caught:
+        limited.submit_async("nano-banana-2", prompt="x", output_resolution="512px")
+    assert caught.value.status == 429
+    assert "Rate limited" in caught.value.detail

@@ -34,6 +34,16 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Start a metered key with this many credits (default: unmetered).")
         var credits: Int?
 
+        @Option(name: .long, help: "Requests per minute for this key (default: the server's; 0: none).")
+        var rpm: Int?
+
+        @Option(name: .long, help: "Requests allowed in a burst above the rate (default: a sixth of --rpm).")
+        var burst: Int?
+
+        @Option(
+            name: .long, help: "QUEUED + PROCESSING requests at once for this key (default: the server's; 0: none).")
+        var maxInFlight: Int?
+
         @OptionGroup var store: StoreOptions
 
         func validate() throws {
@@ -41,7 +51,12 @@ struct KeysCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let created = try await store.openKeys().create(name: name, credits: credits)
+            let keys = try store.openKeys()
+            let created = try await keys.create(name: name, credits: credits)
+            if rpm != nil || burst != nil || maxInFlight != nil {
+                _ = try await keys.setLimits(
+                    created.key.id, requestsPerMinute: rpm, burst: burst, maxInFlight: maxInFlight)
+            }
             print("Created key \(created.key.id) (\(created.key.name)). Its secret, shown only now:")
             print(created.secret)
         }
@@ -120,6 +135,9 @@ struct KeysCommand: AsyncParsableCommand {
             print("Key:      \(key.id) (\(key.name))")
             print("Status:   \(key.revokedAt == nil ? "active" : "revoked")")
             print("Credits:  \(key.credits.map(String.init) ?? "unmetered")")
+            print(
+                "Limits:   rpm \(key.requestsPerMinute.map(String.init) ?? "server default"), burst \(key.burst.map(String.init) ?? "default"), in flight \(key.maxInFlight.map(String.init) ?? "server default")"
+            )
             guard !ledger.isEmpty else { return }
             print("")
             print("WHEN                  KIND      AMOUNT   BALANCE  REQUEST")

@@ -60,7 +60,8 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
     let submitter = JobSubmitter(
         jobs: components.jobs, models: components.models, signal: components.signal, hub: components.hub,
         maxAttempts: configuration.maxAttempts, maxBodyBytes: configuration.maxBodyBytes,
-        allowedFetchHosts: Set(configuration.allowedFetchHosts.map { $0.lowercased() }), prices: configuration.prices)
+        allowedFetchHosts: Set(configuration.allowedFetchHosts.map { $0.lowercased() }), prices: configuration.prices,
+        limits: configuration.limits)
 
     let router = Router(context: APIRequestContext.self)
     router.add(middleware: JSONErrorMiddleware(maxBodyBytes: configuration.maxBodyBytes))

@@ -11,6 +11,10 @@ public struct APIKey: Sendable, Equatable {
     public var revokedAt: Date?
     /// The credit balance; `nil` for an unmetered key.
     public var credits: Int?
+    /// The key's own limits; `nil` uses the server's defaults.
+    public var requestsPerMinute: Int?
+    public var burst: Int?
+    public var maxInFlight: Int?
 
     public var isRevoked: Bool { revokedAt != nil }
 }
@@ -69,6 +73,8 @@ public protocol APIKeyStore: Sendable {
     func show(_ reference: String) async throws -> (key: APIKey, ledger: [CreditLedgerEntry])
     /// The current balance of a key; `nil` when unmetered.
     func balance(keyID: String) async throws -> Int?
+    /// Sets a key's own limits (`nil` leaves one at the server's default; 0 means none).
+    func setLimits(_ reference: String, requestsPerMinute: Int?, burst: Int?, maxInFlight: Int?) async throws -> APIKey
     func list() async throws -> [APIKey]
     /// Revokes by id, or by name when exactly one key has it.
     func revoke(_ reference: String) async throws -> APIKey

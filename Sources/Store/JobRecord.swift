@@ -14,11 +14,18 @@ public struct NewJob: Sendable {
     public var maxAttempts: Int
     /// Credits reserved at submit, settled on COMPLETED, refunded on FAILED.
     public var cost: Int
+    /// Whether the key pays: an unmetered key's cost is recorded, not charged.
+    public var metered: Bool
+    /// The key's rate limits and the queue's backpressure; `nil`: none.
+    public var limits: SubmitLimits?
 
     public init(
-        id: String, keyID: String, model: String, parameters: String, seed: Int64, maxAttempts: Int, cost: Int = 0
+        id: String, keyID: String, model: String, parameters: String, seed: Int64, maxAttempts: Int, cost: Int = 0,
+        metered: Bool = true, limits: SubmitLimits? = nil
     ) {
         self.cost = cost
+        self.metered = metered
+        self.limits = limits
         self.id = id
         self.keyID = keyID
         self.model = model

@@ -90,6 +90,29 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
         }
     }
 
+    public func setLimits(
+        _ reference: String, requestsPerMinute: Int?, burst: Int?, maxInFlight: Int?
+    ) async throws
+        -> APIKey
+    {
+        for value in [requestsPerMinute, burst, maxInFlight].compactMap({ $0 }) where value < 0 {
+            throw APIKeyError.invalidAmount(value)
+        }
+        let updated = try await pool.write { db in
+            let key = try Self.find(db, reference)
+            try db.cachedExecute(
+                sql: """
+                    UPDATE api_keys SET rpm = COALESCE(?, rpm), burst = COALESCE(?, burst),
+                    max_in_flight = COALESCE(?, max_in_flight), bucket_tokens = NULL, bucket_updated_at = NULL
+                    WHERE id = ?
+                    """,
+                arguments: [requestsPerMinute, burst, maxInFlight, key.id])
+            return try Self.find(db, key.id)
+        }
+        marker.touch()
+        return updated
+    }
+
     public func balance(keyID: String) async throws -> Int? {
         try pool.readNow { db in try CreditLedger.balance(db, keyID: keyID) }
     }
@@ -112,6 +135,7 @@ extension APIKey {
         self.init(
             id: row["id"], name: row["name"], prefix: row["prefix"],
             createdAt: Date(timeIntervalSince1970: row["created_at"]),
-            revokedAt: revoked.map(Date.init(timeIntervalSince1970:)), credits: row["credits"])
+            revokedAt: revoked.map(Date.init(timeIntervalSince1970:)), credits: row["credits"],
+            requestsPerMinute: row["rpm"], burst: row["burst"], maxInFlight: row["max_in_flight"])
     }
 }

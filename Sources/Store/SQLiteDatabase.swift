@@ -97,6 +97,17 @@ public final class SQLiteDatabase: Sendable {
                     CREATE INDEX credit_ledger_by_key ON credit_ledger(key_id, seq);
                     """)
         }
+        migrator.registerMigration("v6-rate-limits") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE api_keys ADD COLUMN rpm INTEGER;
+                    ALTER TABLE api_keys ADD COLUMN burst INTEGER;
+                    ALTER TABLE api_keys ADD COLUMN max_in_flight INTEGER;
+                    ALTER TABLE api_keys ADD COLUMN bucket_tokens REAL;
+                    ALTER TABLE api_keys ADD COLUMN bucket_updated_at REAL;
+                    CREATE INDEX jobs_in_flight_by_key ON jobs(key_id) WHERE status IN ('QUEUED', 'PROCESSING');
+                    """)
+        }
         return migrator
     }
 }

@@ -22,7 +22,10 @@ public final class SQLiteJobStore: JobStore {
     public func enqueue(_ job: NewJob) async throws -> JobRecord {
         let now = clock.now()
         return try await writer.write { db in
-            try CreditLedger.reserve(db, keyID: job.keyID, price: job.cost, requestID: job.id, now: now)
+            if let limits = job.limits { try SubmitGate.admit(db, keyID: job.keyID, limits: limits, now: now) }
+            if job.metered {
+                try CreditLedger.reserve(db, keyID: job.keyID, price: job.cost, requestID: job.id, now: now)
+            }
             try db.cachedExecute(
                 sql: """
                     INSERT INTO jobs (id, key_id, model, seed, status, max_attempts, created_at, cost)

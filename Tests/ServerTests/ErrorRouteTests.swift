@@ -206,3 +206,40 @@ struct CreditRouteTests {
         }
     }
 }
+
+@Suite("Rate limits on the wire")
+struct RateLimitRouteTests {
+    @Test("past a key's burst, submits get 429 with Retry-After and x-ratelimit headers")
+    func burst() async throws {
+        try await TestServer.run(configure: { $0.runsWorkers = false }) { server, client in
+            let created = try await server.components.keys.create(name: "limited")
+            _ = try await server.components.keys.setLimits(
+                created.key.id, requestsPerMinute: 6, burst: 2, maxInFlight: nil)
+            for _ in 0..<2 {
+                #expect(
+                    try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x"}"#, key: created.secret).status
+                        == .ok)
+            }
+            let limited = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x"}"#, key: created.secret)
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.headers[.retryAfter] == "10")
+            #expect(limited.headers[HTTPField.Name("x-ratelimit-limit")!] == "6")
+            #expect(limited.headers[HTTPField.Name("x-ratelimit-remaining")!] == "0")
+            #expect(limited.errorMessage?.contains("requests per minute") == true)
+            // Another key is not affected.
+            #expect(try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x"}"#, key: server.key).status == .ok)
+        }
+    }
+
+    @Test("the server's in-flight default applies to keys without their own")
+    func inFlightDefault() async throws {
+        try await TestServer.run(configure: {
+            $0.runsWorkers = false; $0.limits.maxInFlight = 1
+        }) { server, client in
+            #expect(try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x"}"#, key: server.key).status == .ok)
+            let limited = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x"}"#, key: server.key)
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.errorMessage?.contains("requests in flight") == true)
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import NanoBananaAPI
+import Store
 
 /// Everything `serve` can be told, with the defaults a first run needs. Flags override the
 /// environment; the environment is read in ``init(environment:)`` and nowhere else.
@@ -44,6 +45,9 @@ public struct ServerConfiguration: Sendable {
     /// Credits one request costs, by `output_resolution` (1 credit = $0.001 by default,
     /// Google's own price of the image). Metered keys pay; unmetered keys do not.
     public var prices: [OutputResolution: Int] = [.px512: 45, .oneK: 67, .twoK: 101, .fourK: 151]
+    /// Rate limits for keys without their own, and the global queue cap; 0 means no limit.
+    /// Defaults: no per-key limits, and at most 10,000 QUEUED jobs.
+    public var limits = SubmitLimits(perMinute: 0, burst: 0, maxInFlight: 0, maxQueueLength: 10_000)
     /// Hosts whose http(s) reference images may be fetched even though they resolve to
     /// private or reserved addresses (an operator's own image server). Default none.
     public var allowedFetchHosts: [String] = []
@@ -97,6 +101,11 @@ public struct ServerConfiguration: Sendable {
         upstreamConcurrency =
             try reader.integer("NANO_BANANA_UPSTREAM_CONCURRENCY", in: 1...1024) ?? upstreamConcurrency
         allowedFetchHosts = reader.list("NANO_BANANA_ALLOW_FETCH_HOSTS") ?? allowedFetchHosts
+        limits.perMinute = try reader.integer("NANO_BANANA_RPM", in: 0...1_000_000) ?? limits.perMinute
+        limits.burst = try reader.integer("NANO_BANANA_BURST", in: 0...1_000_000) ?? limits.burst
+        limits.maxInFlight = try reader.integer("NANO_BANANA_MAX_IN_FLIGHT", in: 0...1_000_000) ?? limits.maxInFlight
+        limits.maxQueueLength =
+            try reader.integer("NANO_BANANA_MAX_QUEUE", in: 0...100_000_000) ?? limits.maxQueueLength
         for entry in reader.list("NANO_BANANA_PRICES") ?? [] {
             let sides = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard sides.count == 2, let resolution = OutputResolution(rawValue: sides[0]), let price = Int(sides[1]),

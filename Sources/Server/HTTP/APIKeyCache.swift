@@ -52,6 +52,15 @@ final class APIKeyCache: APIKeyStore {
     func show(_ reference: String) async throws -> (key: APIKey, ledger: [CreditLedgerEntry]) {
         try await store.show(reference)
     }
+    func setLimits(
+        _ reference: String, requestsPerMinute: Int?, burst: Int?, maxInFlight: Int?
+    ) async throws
+        -> APIKey
+    {
+        try await store.setLimits(
+            reference, requestsPerMinute: requestsPerMinute, burst: burst, maxInFlight: maxInFlight)
+    }
+
     /// Never cached: balances move with every request.
     func balance(keyID: String) async throws -> Int? { try await store.balance(keyID: keyID) }
     func list() async throws -> [APIKey] { try await store.list() }

@@ -18,6 +18,8 @@ struct JobSubmitter: Sendable {
     let allowedFetchHosts: Set<String>
     /// Credits by output resolution.
     let prices: [OutputResolution: Int]
+    /// The server's default limits; a burst of 0 means a sixth of the rate.
+    let limits: SubmitLimits
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -48,9 +50,22 @@ struct JobSubmitter: Sendable {
             let job = try await jobs.enqueue(
                 NewJob(
                     id: id, keyID: key.id, model: model, parameters: encoded, seed: parameters.seed,
-                    maxAttempts: maxAttempts, cost: prices[parameters.outputResolution] ?? 0))
+                    maxAttempts: maxAttempts, cost: prices[parameters.outputResolution] ?? 0,
+                    metered: key.credits != nil, limits: limits(for: key)))
             signal.signal()
             return job
+        } catch let limited as RateLimited {
+            if expectingCompletion { hub.forget(id) }
+            let seconds = max(1, Int(limited.retryAfter.rounded(.up)))
+            throw APIError(
+                .tooManyRequests,
+                "Rate limited: the \(limited.limit.rawValue) limit (\(limited.value)) is reached. Retry in \(seconds) s.",
+                headers: [
+                    .retryAfter: String(seconds), HTTPField.Name("x-ratelimit-limit")!: String(limited.value),
+                    HTTPField.Name("x-ratelimit-remaining")!: "0",
+                    HTTPField.Name("x-ratelimit-reset")!: String(seconds),
+                    HTTPField.Name("x-ratelimit-scope")!: limited.limit.rawValue,
+                ])
         } catch let shortfall as InsufficientCredits {
             if expectingCompletion { hub.forget(id) }
             throw APIError(
@@ -80,5 +95,15 @@ struct JobSubmitter: Sendable {
                     reason: "its host is a private, loopback or reserved address, which this server does not fetch."
                 ).description)
         }
+    }
+
+    /// The key's own limits over the server's defaults; a burst of 0 is a sixth of the rate.
+    private func limits(for key: APIKey) -> SubmitLimits {
+        var effective = limits
+        effective.perMinute = key.requestsPerMinute ?? limits.perMinute
+        effective.burst = key.burst ?? (key.requestsPerMinute == nil ? limits.burst : 0)
+        effective.maxInFlight = key.maxInFlight ?? limits.maxInFlight
+        if effective.burst == 0 { effective.burst = max(1, effective.perMinute / 6) }
+        return effective
     }
 }
