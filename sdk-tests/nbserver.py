@@ -107,10 +107,11 @@ class NanoBananaServer:
             time.sleep(0.1)
 
     def create_key(self, name: str, credits: int | None = None, rpm: int | None = None,
-                   burst: int | None = None) -> str:
+                   burst: int | None = None, models: str | None = None) -> str:
         extra = ["--credits", str(credits)] if credits is not None else []
         extra += ["--rpm", str(rpm)] if rpm is not None else []
         extra += ["--burst", str(burst)] if burst is not None else []
+        extra += ["--models", models] if models is not None else []
         out = subprocess.run([BIN, "keys", "create", "--name", name, "--data-dir", str(self.data_dir), *extra],
                              capture_output=True, text=True, timeout=30, env=self.env, check=True)
         lines = [l.strip() for l in out.stdout.splitlines() if l.strip()]

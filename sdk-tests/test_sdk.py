@@ -431,3 +431,13 @@ def test_rate_limited_is_429(server):
         limited.submit_async("nano-banana-2", prompt="x", output_resolution="512px")
     assert caught.value.status == 429
     assert "Rate limited" in caught.value.detail
+
+
+def test_forbidden_model_is_403(server):
+    """A key restricted to other models gets SegmindError 403 with the server's error text."""
+    narrow = segmind.SegmindClient(api_key=server.create_key("narrow", models="nano-banana-pro"),
+                                   base_url=f"{server.base}/v1")
+    with pytest.raises(SegmindError) as caught:
+        narrow.run_sync("nano-banana-2", prompt="x")
+    assert caught.value.status == 403
+    assert "may not use model" in caught.value.detail

@@ -7,7 +7,7 @@ struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Create, list, show, top up and revoke API keys.",
-        subcommands: [Create.self, List.self, Show.self, TopUp.self, Revoke.self]
+        subcommands: [Create.self, List.self, Show.self, TopUp.self, Disable.self, Enable.self, Revoke.self]
     )
 
     struct StoreOptions: ParsableArguments {
@@ -44,6 +44,12 @@ struct KeysCommand: AsyncParsableCommand {
             name: .long, help: "QUEUED + PROCESSING requests at once for this key (default: the server's; 0: none).")
         var maxInFlight: Int?
 
+        @Option(name: .long, help: "Model slugs this key may use, comma-separated (default: all).")
+        var models: String?
+
+        @Flag(name: .long, help: "Make an admin key, which may use the /admin routes.")
+        var admin = false
+
         @OptionGroup var store: StoreOptions
 
         func validate() throws {
@@ -56,6 +62,11 @@ struct KeysCommand: AsyncParsableCommand {
             if rpm != nil || burst != nil || maxInFlight != nil {
                 _ = try await keys.setLimits(
                     created.key.id, requestsPerMinute: rpm, burst: burst, maxInFlight: maxInFlight)
+            }
+            if admin || models != nil {
+                let slugs = models.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+                _ = try await keys.setAccess(
+                    created.key.id, role: admin ? .admin : nil, allowedModels: slugs.map { .some($0) }, disabled: nil)
             }
             print("Created key \(created.key.id) (\(created.key.name)). Its secret, shown only now:")
             print(created.secret)
@@ -104,6 +115,35 @@ struct KeysCommand: AsyncParsableCommand {
         }
     }
 
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Disable a key: its requests get 403 until it is enabled again.")
+
+        @Argument(help: "The key's id (key_…) or its name.")
+        var key: String
+
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let key = try await store.openKeys().setAccess(key, role: nil, allowedModels: nil, disabled: true)
+            print("Disabled key \(key.id) (\(key.name)).")
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enable a disabled key again.")
+
+        @Argument(help: "The key's id (key_…) or its name.")
+        var key: String
+
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let key = try await store.openKeys().setAccess(key, role: nil, allowedModels: nil, disabled: false)
+            print("Enabled key \(key.id) (\(key.name)).")
+        }
+    }
+
     struct TopUp: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "top-up", abstract: "Add credits to a key (an unmetered key becomes metered).")
@@ -133,7 +173,8 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let (key, ledger) = try await store.openKeys().show(key)
             print("Key:      \(key.id) (\(key.name))")
-            print("Status:   \(key.revokedAt == nil ? "active" : "revoked")")
+            print("Status:   \(key.revokedAt != nil ? "revoked" : key.isDisabled ? "disabled" : "active")")
+            print("Role:     \(key.role.rawValue); models: \(key.allowedModels?.joined(separator: ", ") ?? "all")")
             print("Credits:  \(key.credits.map(String.init) ?? "unmetered")")
             print(
                 "Limits:   rpm \(key.requestsPerMinute.map(String.init) ?? "server default"), burst \(key.burst.map(String.init) ?? "default"), in flight \(key.maxInFlight.map(String.init) ?? "server default")"

@@ -72,6 +72,8 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
     let v1 = router.group("v1").add(middleware: authenticated)
     let v2 = router.group("v2").add(middleware: authenticated)
     RequestsController(views: views).addRoutes(to: v2)
+    AdminController(keys: components.keys).addRoutes(
+        to: router.group("admin").add(middleware: authenticated).add(middleware: AdminOnlyMiddleware()))
     GenerationController(
         submitter: submitter, views: views, hub: components.hub, urls: urls,
         syncTimeout: configuration.syncTimeout

@@ -11,6 +11,12 @@ public struct APIKey: Sendable, Equatable {
     public var revokedAt: Date?
     /// The credit balance; `nil` for an unmetered key.
     public var credits: Int?
+    /// `admin` keys may use the admin routes.
+    public var role: APIKeyRole = .user
+    /// The model slugs the key may use; `nil`: all.
+    public var allowedModels: [String]?
+    /// A disabled key is refused with 403 until enabled again (a revoked one, 401, for good).
+    public var isDisabled = false
     /// The key's own limits; `nil` uses the server's defaults.
     public var requestsPerMinute: Int?
     public var burst: Int?
@@ -73,6 +79,12 @@ public protocol APIKeyStore: Sendable {
     func show(_ reference: String) async throws -> (key: APIKey, ledger: [CreditLedgerEntry])
     /// The current balance of a key; `nil` when unmetered.
     func balance(keyID: String) async throws -> Int?
+    /// Sets a key's role, its allowed models (`.some(nil)` clears the restriction) and
+    /// whether it is disabled; `nil` arguments leave a setting as it is.
+    func setAccess(
+        _ reference: String, role: APIKeyRole?, allowedModels: [String]??, disabled: Bool?
+    ) async throws
+        -> APIKey
     /// Sets a key's own limits (`nil` leaves one at the server's default; 0 means none).
     func setLimits(_ reference: String, requestsPerMinute: Int?, burst: Int?, maxInFlight: Int?) async throws -> APIKey
     func list() async throws -> [APIKey]
@@ -89,4 +101,10 @@ public protocol APIKeyStore: Sendable {
 extension APIKeyStore {
     /// A new unmetered key.
     public func create(name: String) async throws -> CreatedAPIKey { try await create(name: name, credits: nil) }
+}
+
+/// What a key may do beyond generating images.
+public enum APIKeyRole: String, Sendable, Equatable, Codable {
+    case user
+    case admin
 }

@@ -113,6 +113,32 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
         return updated
     }
 
+    public func setAccess(
+        _ reference: String, role: APIKeyRole?, allowedModels: [String]??, disabled: Bool?
+    )
+        async throws -> APIKey
+    {
+        let updated = try await pool.write { db in
+            let key = try Self.find(db, reference)
+            if let role {
+                try db.cachedExecute(
+                    sql: "UPDATE api_keys SET role = ? WHERE id = ?", arguments: [role.rawValue, key.id])
+            }
+            if let allowedModels {
+                try db.cachedExecute(
+                    sql: "UPDATE api_keys SET models = ? WHERE id = ?",
+                    arguments: [allowedModels?.joined(separator: ","), key.id])
+            }
+            if let disabled {
+                try db.cachedExecute(
+                    sql: "UPDATE api_keys SET disabled = ? WHERE id = ?", arguments: [disabled ? 1 : 0, key.id])
+            }
+            return try Self.find(db, key.id)
+        }
+        marker.touch()
+        return updated
+    }
+
     public func balance(keyID: String) async throws -> Int? {
         try pool.readNow { db in try CreditLedger.balance(db, keyID: keyID) }
     }
@@ -136,6 +162,9 @@ extension APIKey {
             id: row["id"], name: row["name"], prefix: row["prefix"],
             createdAt: Date(timeIntervalSince1970: row["created_at"]),
             revokedAt: revoked.map(Date.init(timeIntervalSince1970:)), credits: row["credits"],
+            role: APIKeyRole(rawValue: row["role"] ?? "user") ?? .user,
+            allowedModels: (row["models"] as String?).map { $0.split(separator: ",").map(String.init) },
+            isDisabled: (row["disabled"] as Int? ?? 0) != 0,
             requestsPerMinute: row["rpm"], burst: row["burst"], maxInFlight: row["max_in_flight"])
     }
 }

@@ -108,6 +108,14 @@ public final class SQLiteDatabase: Sendable {
                     CREATE INDEX jobs_in_flight_by_key ON jobs(key_id) WHERE status IN ('QUEUED', 'PROCESSING');
                     """)
         }
+        migrator.registerMigration("v7-permissions") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'user';
+                    ALTER TABLE api_keys ADD COLUMN models TEXT;
+                    ALTER TABLE api_keys ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+                    """)
+        }
         return migrator
     }
 }

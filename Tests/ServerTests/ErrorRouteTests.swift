@@ -243,3 +243,78 @@ struct RateLimitRouteTests {
         }
     }
 }
+
+@Suite("Permissions")
+struct PermissionRouteTests {
+    @Test("a disabled key is 403; enabled again it works; a revoked key stays 401")
+    func disabled() async throws {
+        try await TestServer.run(configure: { $0.runsWorkers = false }) { server, client in
+            let created = try await server.components.keys.create(name: "d")
+            _ = try await server.components.keys.setAccess(
+                created.key.id, role: nil, allowedModels: nil, disabled: true)
+            let refused = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x"}"#, key: created.secret)
+            #expect(refused.status == .forbidden)
+            #expect(refused.errorMessage?.contains("disabled") == true)
+            _ = try await server.components.keys.setAccess(
+                created.key.id, role: nil, allowedModels: nil, disabled: false)
+            #expect(
+                try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x"}"#, key: created.secret).status == .ok)
+        }
+    }
+
+    @Test("a key restricted to some models gets 403 for the others")
+    func restricted() async throws {
+        try await TestServer.run(
+            configure: {
+                $0.runsWorkers = false; $0.models["nano-banana-pro"] = "gemini-3-pro-image-preview"
+            }
+        ) { server, client in
+            let created = try await server.components.keys.create(name: "pro-only")
+            _ = try await server.components.keys.setAccess(
+                created.key.id, role: nil, allowedModels: .some(["nano-banana-pro"]), disabled: nil)
+            let refused = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x"}"#, key: created.secret)
+            #expect(refused.status == .forbidden)
+            #expect(refused.errorMessage?.contains("nano-banana-pro") == true)
+            #expect(
+                try await client.post("/v2/nano-banana-pro", json: #"{"prompt":"x"}"#, key: created.secret).status
+                    == .ok)
+        }
+    }
+
+    @Test("admin routes create, list and top up keys for an admin key, and are 403 for others")
+    func admin() async throws {
+        try await TestServer.run { server, client in
+            #expect(try await client.get("/admin/keys", key: server.key).status == .forbidden)
+            #expect(try await client.get("/admin/keys", key: nil).status == .unauthorized)
+            let admin = try await server.components.keys.create(name: "root")
+            _ = try await server.components.keys.setAccess(
+                admin.key.id, role: .admin, allowedModels: nil, disabled: nil)
+
+            let created = try await client.post(
+                "/admin/keys", json: #"{"name":"alice","credits":100,"rpm":60,"max_in_flight":5}"#, key: admin.secret)
+            #expect(created.status == .created)
+            let body = try JSONSerialization.jsonObject(with: Data(created.body.readableBytesView)) as? [String: Any]
+            let secret = try #require(body?["secret"] as? String)
+            let id = try #require(body?["id"] as? String)
+            #expect(body?["credits"] as? Int == 100)
+            #expect(body?["max_in_flight"] as? Int == 5)
+            // The new key works at once.
+            #expect(try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x"}"#, key: secret).status == .ok)
+
+            let topped = try await client.post("/admin/keys/\(id)/credits", json: #"{"amount":50}"#, key: admin.secret)
+            #expect(topped.status == .ok)
+            let list = try await client.get("/admin/keys", key: admin.secret)
+            #expect(list.status == .ok)
+            let keys =
+                (try JSONSerialization.jsonObject(with: Data(list.body.readableBytesView)) as? [String: Any])?["keys"]
+                as? [[String: Any]]
+            #expect(keys?.count == 3)
+            #expect(keys?.contains { $0["secret"] != nil } == false)
+            #expect(
+                try await client.post("/admin/keys/nope/credits", json: #"{"amount":5}"#, key: admin.secret).status
+                    == .notFound)
+            #expect(
+                try await client.post("/admin/keys", json: #"{"nam":"x"}"#, key: admin.secret).status == .badRequest)
+        }
+    }
+}

@@ -52,6 +52,14 @@ final class APIKeyCache: APIKeyStore {
     func show(_ reference: String) async throws -> (key: APIKey, ledger: [CreditLedgerEntry]) {
         try await store.show(reference)
     }
+    func setAccess(
+        _ reference: String, role: APIKeyRole?, allowedModels: [String]??, disabled: Bool?
+    ) async throws
+        -> APIKey
+    {
+        try await store.setAccess(reference, role: role, allowedModels: allowedModels, disabled: disabled)
+    }
+
     func setLimits(
         _ reference: String, requestsPerMinute: Int?, burst: Int?, maxInFlight: Int?
     ) async throws

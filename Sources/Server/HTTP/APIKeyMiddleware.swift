@@ -24,6 +24,9 @@ struct APIKeyMiddleware: RouterMiddleware {
         guard !key.isRevoked else {
             throw APIError.unauthorized("This API key has been revoked.")
         }
+        guard !key.isDisabled else {
+            throw APIError(.forbidden, "This API key is disabled. Ask the server's operator to enable it.")
+        }
         var context = context
         context.apiKey = key
         context.logger[metadataKey: "key_id"] = "\(key.id)"

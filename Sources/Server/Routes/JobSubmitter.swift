@@ -34,6 +34,11 @@ struct JobSubmitter: Sendable {
             let known = models.slugs.joined(separator: ", ")
             throw APIError.notFound("Model '\(model)' not found. This server serves: \(known).")
         }
+        if let allowed = key.allowedModels, !allowed.contains(model) {
+            throw APIError(
+                .forbidden,
+                "This API key may not use model '\(model)'. It may use: \(allowed.joined(separator: ", ")).")
+        }
         var request = request
         let body = try await request.collectBody(upTo: maxBodyBytes)
         let parameters: NanoBanana2Parameters
