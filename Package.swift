@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "nano-banana", targets: ["NanoBananaCLI"]),
         .library(name: "NanoBananaAPI", targets: ["NanoBananaAPI"]),
+        .library(name: "NanoBananaClient", targets: ["NanoBananaClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -73,6 +74,17 @@ let package = Package(
             ]
         ),
 
+        // MARK: The Swift SDK
+        .target(
+            name: "NanoBananaClient",
+            dependencies: [
+                "NanoBananaAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+
         // MARK: The command-line tool
         .executableTarget(
             name: "NanoBananaCLI",
@@ -86,6 +98,17 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "NanoBananaAPITests", dependencies: ["NanoBananaAPI"]),
+        .testTarget(
+            name: "NanoBananaClientTests",
+            dependencies: [
+                "NanoBananaClient",
+                "Server",
+                "Store",
+                "Engines",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(
