@@ -91,6 +91,7 @@ let package = Package(
             dependencies: [
                 "Server",
                 "Store",
+                "NanoBananaClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]

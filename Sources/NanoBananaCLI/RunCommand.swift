@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import NanoBananaAPI
+import NanoBananaClient
+
+/// `nano-banana run "prompt" …`: submit, show progress, download the image.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Turn a prompt into an image file.",
+        discussion: "Exit codes: 0 done, 1 the job failed, 2 usage error, 3 timed out (the request id is printed).")
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var generation: GenerationOptions
+
+    @Option(name: .shortAndLong, help: "Where to write the image (default: nano-banana-<request id>.<format>).")
+    var output: String?
+
+    @Flag(name: .long, help: "Print the result body as JSON instead of writing progress.")
+    var json = false
+
+    @Option(name: .long, help: "Seconds to wait before giving up (the job goes on).")
+    var timeout: Double = 600
+
+    func run() async throws {
+        let client = try connection.client()
+        let job = try await client.submitAsync(try generation.parameters())
+        try await WaitPrinter(json: json).finish(job, timeout: timeout, output: output)
+    }
+}
+
+/// Polls a job with progress on a terminal (plain lines otherwise), then writes the image.
+struct WaitPrinter {
+    let json: Bool
+    let isTerminal = isatty(STDERR_FILENO) == 1
+
+    func finish(_ job: AsyncJob, timeout: Double, output: String?) async throws {
+        let start = ContinuousClock.now
+        var last = ""
+        while true {
+            let status = try await job.status()
+            let elapsed = ContinuousClock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            var line = "\(job.requestID)  \(status.status.rawValue)"
+            if let position = status.queuePosition { line += "  queue position \(position)" }
+            if !json && line != last {
+                report(line + String(format: "  %.1fs", seconds))
+                last = line
+            }
+            switch status.status {
+            case .completed:
+                if isTerminal && !json { FileHandle.standardError.write(Data("\n".utf8)) }
+                let result = try await job.result()
+                if json {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                    print(String(decoding: try encoder.encode(result.body), as: UTF8.self))
+                    return
+                }
+                let path = output ?? "nano-banana-\(job.requestID).\(result.body.outputFormat.fileExtension)"
+                try Data(try await result.image()).write(to: URL(fileURLWithPath: path))
+                print("Wrote \(path) (\(result.body.width)×\(result.body.height), \(result.body.engine)).")
+                return
+            case .failed:
+                if isTerminal && !json { FileHandle.standardError.write(Data("\n".utf8)) }
+                FileHandle.standardError.write(Data("Failed: \(status.error ?? "no detail")\n".utf8))
+                throw ClientExit.failed
+            case .queued, .processing:
+                if seconds >= timeout {
+                    if isTerminal && !json { FileHandle.standardError.write(Data("\n".utf8)) }
+                    FileHandle.standardError.write(
+                        Data("Timed out; the job goes on. Resume with: nano-banana wait \(job.requestID)\n".utf8))
+                    print(job.requestID)
+                    throw ClientExit.timedOut
+                }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
+    /// On a terminal the line is redrawn in place; otherwise each change is its own line.
+    private func report(_ line: String) {
+        let text = isTerminal ? "\r\u{1B}[2K" + line : line + "\n"
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}
+
+/// `nano-banana submit …`: prints the request id.
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit", abstract: "Submit a prompt; print the request id.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var generation: GenerationOptions
+
+    func run() async throws {
+        print(try await connection.client().submitAsync(try generation.parameters()).requestID)
+    }
+}
+
+/// `nano-banana status ID`.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Print a request's status as JSON.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The request id.") var requestID: String
+
+    func run() async throws {
+        let status = try await connection.client().job(requestID: requestID).status()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        print(String(decoding: try encoder.encode(status), as: UTF8.self))
+        if status.status == .failed { throw ClientExit.failed }
+    }
+}
+
+/// `nano-banana result ID [-o file]` and `nano-banana wait ID`.
+struct ResultCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "result", abstract: "Download a finished request's image (or print its JSON).")
+
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The request id.") var requestID: String
+    @Option(name: .shortAndLong, help: "Where to write the image.") var output: String?
+    @Flag(name: .long, help: "Print the result body as JSON.") var json = false
+
+    func run() async throws {
+        try await WaitPrinter(json: json).finish(
+            connection.client().job(requestID: requestID), timeout: 0, output: output)
+    }
+}
+
+struct WaitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wait", abstract: "Wait for a request, then download its image (or print its JSON).")
+
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The request id.") var requestID: String
+    @Option(name: .shortAndLong, help: "Where to write the image.") var output: String?
+    @Flag(name: .long, help: "Print the result body as JSON.") var json = false
+    @Option(name: .long, help: "Seconds to wait.") var timeout: Double = 600
+
+    func run() async throws {
+        try await WaitPrinter(json: json).finish(
+            connection.client().job(requestID: requestID), timeout: timeout, output: output)
+    }
+}
