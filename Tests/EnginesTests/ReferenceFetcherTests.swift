@@ -23,7 +23,7 @@ struct ReferenceFetcherTests {
 
     func fetcher(
         allowing allowedHosts: Set<String> = ["127.0.0.1"],
-        timeout: Duration = .seconds(5),
+        timeout: Duration = .seconds(30),
         resolver: ReferenceFetcher.Resolver? = nil
     ) -> ReferenceFetcher {
         let configuration = ReferenceFetcher.Configuration(

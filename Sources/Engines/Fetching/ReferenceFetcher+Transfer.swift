@@ -76,6 +76,11 @@ extension ReferenceFetcher {
             throw ReferenceFetchError.transport("the HTTP client followed a redirect by itself")
         }
         let status = response.status.code
+        if !(200..<300).contains(status) {
+            // Read the (small) body of a redirect or an error, so the connection goes back
+            // to the pool instead of lingering until it times out.
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+        }
         if Self.redirectStatuses.contains(status) {
             guard let location = response.headers.first(name: "Location") else {
                 throw ReferenceFetchError.httpStatus(Int(status))
