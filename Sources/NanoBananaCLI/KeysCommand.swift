@@ -24,6 +24,18 @@ struct KeysCommand: AsyncParsableCommand {
         }
     }
 
+    /// One existing key, by id or name, in a data directory.
+    struct KeyTarget: ParsableArguments {
+        @Argument(help: "The key's id (key_…) or its name.")
+        var key: String
+
+        @OptionGroup var store: StoreOptions
+
+        func setDisabled(_ disabled: Bool) async throws -> APIKey {
+            try await store.openKeys().setAccess(key, role: nil, allowedModels: nil, disabled: disabled)
+        }
+    }
+
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a key; its secret is printed once, as the last line.")
@@ -103,14 +115,11 @@ struct KeysCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a key by id or name; requests with it get 401 at once.")
 
-        @Argument(help: "The key's id (key_…) or its name.")
-        var key: String
-
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var target: KeyTarget
 
         func run() async throws {
             // An APIKeyError prints as its sentence, with exit code 1 and no usage text.
-            let revoked = try await store.openKeys().revoke(key)
+            let revoked = try await target.store.openKeys().revoke(target.key)
             print("Revoked key \(revoked.id) (\(revoked.name)).")
         }
     }
@@ -119,13 +128,10 @@ struct KeysCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Disable a key: its requests get 403 until it is enabled again.")
 
-        @Argument(help: "The key's id (key_…) or its name.")
-        var key: String
-
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var target: KeyTarget
 
         func run() async throws {
-            let key = try await store.openKeys().setAccess(key, role: nil, allowedModels: nil, disabled: true)
+            let key = try await target.setDisabled(true)
             print("Disabled key \(key.id) (\(key.name)).")
         }
     }
@@ -133,13 +139,10 @@ struct KeysCommand: AsyncParsableCommand {
     struct Enable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Enable a disabled key again.")
 
-        @Argument(help: "The key's id (key_…) or its name.")
-        var key: String
-
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var target: KeyTarget
 
         func run() async throws {
-            let key = try await store.openKeys().setAccess(key, role: nil, allowedModels: nil, disabled: false)
+            let key = try await target.setDisabled(false)
             print("Enabled key \(key.id) (\(key.name)).")
         }
     }
@@ -148,16 +151,13 @@ struct KeysCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "top-up", abstract: "Add credits to a key (an unmetered key becomes metered).")
 
-        @Argument(help: "The key's id (key_…) or its name.")
-        var key: String
+        @OptionGroup var target: KeyTarget
 
         @Argument(help: "Credits to add.")
         var amount: Int
 
-        @OptionGroup var store: StoreOptions
-
         func run() async throws {
-            let key = try await store.openKeys().topUp(key, amount: amount)
+            let key = try await target.store.openKeys().topUp(target.key, amount: amount)
             print("Key \(key.id) (\(key.name)) now has \(key.credits ?? 0) credits.")
         }
     }
@@ -165,13 +165,10 @@ struct KeysCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a key's balance and credit history.")
 
-        @Argument(help: "The key's id (key_…) or its name.")
-        var key: String
-
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var target: KeyTarget
 
         func run() async throws {
-            let (key, ledger) = try await store.openKeys().show(key)
+            let (key, ledger) = try await target.store.openKeys().show(target.key)
             print("Key:      \(key.id) (\(key.name))")
             print("Status:   \(key.revokedAt != nil ? "revoked" : key.isDisabled ? "disabled" : "active")")
             print("Role:     \(key.role.rawValue); models: \(key.allowedModels?.joined(separator: ", ") ?? "all")")
