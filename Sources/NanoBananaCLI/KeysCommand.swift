@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Store
 
 /// `nano-banana keys …`: manage API keys in the data directory, also while a server runs.
@@ -14,9 +15,26 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(name: .long, help: "The server's data directory. [NANO_BANANA_DATA_DIR] (default: ./data)")
         var dataDir: String?
 
-        func openKeys() throws -> any APIKeyStore {
-            let directory =
-                dataDir ?? ProcessInfo.processInfo.environment["NANO_BANANA_DATA_DIR"] ?? "./data"
+        @Option(name: .long, help: "The cluster's PostgreSQL store, as given to `serve`. [NANO_BANANA_STORE]")
+        var store: String?
+
+        func openKeys() async throws -> any APIKeyStore {
+            let environment = ProcessInfo.processInfo.environment
+            if let url = store ?? environment["NANO_BANANA_STORE"] {
+                let location: PostgresLocation
+                do {
+                    location = try PostgresLocation(url: url)
+                } catch {
+                    throw ValidationError(error.description)
+                }
+                var logger = Logger(label: "nano-banana")
+                logger.logLevel = .warning
+                let database = PostgresDatabase(location: location, logger: logger, maxConnections: 2)
+                database.start()
+                try await database.migrate()
+                return PostgresAPIKeyStore(database: database)
+            }
+            let directory = dataDir ?? environment["NANO_BANANA_DATA_DIR"] ?? "./data"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let database = try SQLiteDatabase(
                 path: URL(fileURLWithPath: directory).appendingPathComponent("nano-banana.sqlite").path)
@@ -69,7 +87,7 @@ struct KeysCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let keys = try store.openKeys()
+            let keys = try await store.openKeys()
             let created = try await keys.create(name: name, credits: credits)
             if rpm != nil || burst != nil || maxInFlight != nil {
                 _ = try await keys.setLimits(

@@ -7,7 +7,8 @@ struct NanoBananaCommand: AsyncParsableCommand {
         commandName: "nano-banana",
         abstract: "A self-hosted serverless image API for Nano Banana 2, and its client.",
         subcommands: [
-            ServeCommand.self, KeysCommand.self, RunCommand.self, SubmitCommand.self, StatusCommand.self,
+            ServeCommand.self, WorkerCommand.self, KeysCommand.self, RunCommand.self, SubmitCommand.self,
+            StatusCommand.self,
             ResultCommand.self, WaitCommand.self,
         ]
     )

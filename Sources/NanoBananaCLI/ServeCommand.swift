@@ -7,14 +7,16 @@ import NanoBananaAPI
 import Server
 import Store
 
-/// `nano-banana serve`: API, workers and the embedded store in one process.
+/// `nano-banana serve`: the API, with workers unless `--no-workers`, on the embedded store
+/// or a PostgreSQL cluster store.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the API server with its worker pool and the embedded store.",
+        abstract: "Run the API server with its worker pool, on the embedded store or a PostgreSQL one.",
         discussion: """
             Every option also has an environment variable (shown in brackets); a flag wins over \
-            the variable.
+            the variable. With --store postgres://…, any number of `serve` and `worker` \
+            processes on any machines share one queue.
             """
     )
 
@@ -24,8 +26,63 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "TCP port; 0 picks a free one. [NANO_BANANA_PORT] (default: 8080)")
     var port: Int?
 
+    @Flag(
+        name: .long,
+        help: "Serve the API only; `nano-banana worker` processes run the jobs. [NANO_BANANA_NO_WORKERS=1]")
+    var noWorkers = false
+
+    @Option(
+        name: .long, help: "Base of the URLs the API returns, e.g. https://img.example.com. [NANO_BANANA_PUBLIC_URL]")
+    var publicURL: String?
+
+    @Option(name: .long, help: "Seconds a v1 request waits before 504. [NANO_BANANA_SYNC_TIMEOUT] (default: 300)")
+    var syncTimeout: Double?
+
+    @OptionGroup var node: NodeOptions
+
+    func run() async throws {
+        var configuration = try node.configuration { configuration in
+            if let host { configuration.host = host }
+            if let port { configuration.port = port }
+            if noWorkers { configuration.runsWorkers = false }
+            if let publicURL { configuration.publicBaseURL = publicURL }
+            if let syncTimeout { configuration.syncTimeout = syncTimeout }
+        }
+        if configuration.storeURL != nil && configuration.runsWorkers == false { configuration.workers = 0 }
+        let logger = node.logger()
+        let components = try await node.openComponents(configuration, logger: logger)
+        logger.info(
+            "Starting",
+            metadata: [
+                "engine": "\(components.engineName)", "models": "\(components.modelSlugs.joined(separator: ","))",
+                "store": "\(node.storeDescription(configuration))",
+                "workers": "\(configuration.runsWorkers ? configuration.workers : 0)",
+            ])
+        if try await components.keys.count() == 0 {
+            let created = try await components.keys.create(name: "default")
+            FirstRunBanner(secret: created.secret, host: configuration.host, port: configuration.port).print()
+        }
+        let app = try await buildApplication(components, logger: logger)
+        do {
+            try await app.runService()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw ServeError.portInUse(host: configuration.host, port: configuration.port)
+        }
+    }
+}
+
+/// The options every node has, whether it serves the API (`serve`) or only runs jobs
+/// (`worker`): where the store is, and how jobs are run.
+struct NodeOptions: ParsableArguments {
     @Option(name: .long, help: "Where the database and images live. [NANO_BANANA_DATA_DIR] (default: ./data)")
     var dataDir: String?
+
+    @Option(
+        name: .long,
+        help:
+            "A PostgreSQL store shared by many nodes: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&schema=…]. [NANO_BANANA_STORE] (default: SQLite in --data-dir)"
+    )
+    var store: String?
 
     @Option(name: .long, help: "Seconds results are kept. [NANO_BANANA_RETENTION] (default: 3600)")
     var retention: Double?
@@ -57,15 +114,18 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var modelEntries: [String] = []
 
-    @Option(
-        name: .long, help: "Base of the URLs the API returns, e.g. https://img.example.com. [NANO_BANANA_PUBLIC_URL]")
-    var publicURL: String?
-
-    @Option(name: .long, help: "Seconds a v1 request waits before 504. [NANO_BANANA_SYNC_TIMEOUT] (default: 300)")
-    var syncTimeout: Double?
-
     @Option(name: .long, help: "Seconds one job may run before it fails. [NANO_BANANA_JOB_TIMEOUT] (default: 600)")
     var jobTimeout: Double?
+
+    @Option(
+        name: .long,
+        help: "Seconds a worker's claim on a job lasts between heartbeats. [NANO_BANANA_LEASE] (default: 30)")
+    var lease: Double?
+
+    @Option(
+        name: .long, help: "Claims before a job whose workers keep dying FAILS. [NANO_BANANA_MAX_ATTEMPTS] (default: 3)"
+    )
+    var maxAttempts: Int?
 
     @Option(
         name: .customLong("allow-fetch-host"),
@@ -77,17 +137,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error. [LOG_LEVEL] (default: info)")
     var logLevel: String?
 
-    func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
+    /// The environment, then these flags, then the command's own (`adjust`), validated.
+    func configuration(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) throws -> ServerConfiguration {
         var configuration: ServerConfiguration
         do {
-            configuration = try ServerConfiguration(environment: environment)
+            configuration = try ServerConfiguration(environment: ProcessInfo.processInfo.environment)
         } catch {
             throw ValidationError(error.description)
         }
-        if let host { configuration.host = host }
-        if let port { configuration.port = port }
         if let dataDir { configuration.dataDirectory = dataDir }
+        if let store { configuration.storeURL = store }
         if let retention { configuration.retention = retention }
         if let workers { configuration.workers = workers }
         if !blockWords.isEmpty { configuration.blockedWords = blockWords }
@@ -98,7 +157,6 @@ struct ServeCommand: AsyncParsableCommand {
             }
             configuration.engine = kind
         }
-        if let publicURL { configuration.publicBaseURL = publicURL }
         if !allowFetchHosts.isEmpty { configuration.allowedFetchHosts = allowFetchHosts }
         for entry in modelEntries {
             do {
@@ -108,40 +166,41 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
         }
-        if let syncTimeout { configuration.syncTimeout = syncTimeout }
         if let jobTimeout { configuration.jobTimeout = jobTimeout }
+        if let lease { configuration.leaseDuration = lease }
+        if let maxAttempts {
+            guard (1...100).contains(maxAttempts) else { throw ValidationError("--max-attempts must be 1 to 100.") }
+            configuration.maxAttempts = maxAttempts
+        }
+        adjust(&configuration)
         do {
             try configuration.validate()
         } catch {
             throw ValidationError(error.description)
         }
+        return configuration
+    }
 
+    func logger() -> Logger {
         var logger = Logger(label: "nano-banana")
-        logger.logLevel = Logger.Level(rawValue: logLevel ?? environment["LOG_LEVEL"] ?? "info") ?? .info
+        logger.logLevel =
+            Logger.Level(rawValue: logLevel ?? ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info") ?? .info
+        return logger
+    }
 
-        let components = try ServerComponents(configuration: configuration)
-        if configuration.engine == nil && configuration.resolvedEngine == .preview {
+    /// Opens the store and the engine, saying which engine serves when nobody chose one.
+    func openComponents(_ configuration: ServerConfiguration, logger: Logger) async throws -> ServerComponents {
+        let components = try await ServerComponents(configuration: configuration, logger: logger)
+        if configuration.engine == nil && configuration.resolvedEngine == .preview && configuration.runsWorkers {
             logger.notice(
                 "GEMINI_API_KEY is not set: serving with the offline preview engine (results say \"engine\": \"preview\")."
             )
         }
-        logger.info(
-            "Starting",
-            metadata: [
-                "engine": "\(components.engineName)", "models": "\(components.modelSlugs.joined(separator: ","))",
-                "data_dir": "\(configuration.dataDirectory)",
-                "workers": "\(configuration.workers)",
-            ])
-        if try await components.keys.count() == 0 {
-            let created = try await components.keys.create(name: "default")
-            FirstRunBanner(secret: created.secret, host: configuration.host, port: configuration.port).print()
-        }
-        let app = try await buildApplication(components, logger: logger)
-        do {
-            try await app.runService()
-        } catch let error as IOError where error.errnoCode == EADDRINUSE {
-            throw ServeError.portInUse(host: configuration.host, port: configuration.port)
-        }
+        return components
+    }
+
+    func storeDescription(_ configuration: ServerConfiguration) -> String {
+        configuration.postgresLocation?.description ?? "sqlite:\(configuration.dataDirectory)"
     }
 }
 

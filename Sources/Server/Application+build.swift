@@ -10,20 +10,52 @@ import Store
 /// The executable calls this with its parsed configuration; tests call it with theirs.
 public func buildApplication(_ components: ServerComponents, logger: Logger) async throws -> some ApplicationProtocol {
     let configuration = components.configuration
-    if configuration.runsWorkers {
-        // Single-node store: any job still PROCESSING belonged to a process that is gone.
-        let orphans = try await components.jobs.expireAllLeases()
-        if orphans > 0 {
-            logger.info("Recovered jobs left running by a previous process", metadata: ["jobs": "\(orphans)"])
-        }
-    }
-
     let router = buildRouter(components, logger: logger)
+    return Application(
+        router: router,
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: "nano-banana"),
+        services: try await buildServices(components, logger: logger),
+        logger: logger)
+}
+
+/// Everything a node runs besides the HTTP server: its workers (unless it is API-only), the
+/// retention sweeper, and with PostgreSQL the cluster event listener and the connection
+/// pool, which shuts down last so that workers can hand their jobs back on the way out.
+/// `nano-banana worker` runs these alone.
+public func buildServices(_ components: ServerComponents, logger: Logger) async throws -> [any Service] {
+    let configuration = components.configuration
+    var services: [any Service] = []
+    switch components.backend {
+    case .sqlite:
+        if configuration.runsWorkers {
+            // Single-node store: any job still PROCESSING belonged to a process that is gone.
+            let orphans = try await components.jobs.expireAllLeases()
+            if orphans > 0 {
+                logger.info("Recovered jobs left running by a previous process", metadata: ["jobs": "\(orphans)"])
+            }
+        }
+    case .postgres(let database, let keys):
+        services.append(PostgresPoolService(database: database))
+        let signal = components.signal
+        let hub = components.hub
+        services.append(
+            ClusterEventsService(
+                events: PostgresEvents(
+                    database: database,
+                    handlers: .init(
+                        jobQueued: { signal.signal() }, jobFinished: { hub.finish($0) },
+                        keysChanged: { keys.noteExternalChange() },
+                        resynchronize: {
+                            signal.wakeAll()
+                            keys.noteExternalChange()
+                        }))))
+    }
     let running = RunningJobs()
     let runner = JobRunner(
         jobs: components.jobs, models: components.models, hub: components.hub, running: running,
         jobTimeout: configuration.jobTimeout, logger: logger)
-    var services: [any Service] = [
+    services += [
         ThreadPoolService(pool: components.renderPool), HTTPClientService(client: components.fetchClient),
         components.hub,
     ]
@@ -33,19 +65,13 @@ public func buildApplication(_ components: ServerComponents, logger: Logger) asy
                 jobs: components.jobs, runner: runner, running: running, signal: components.signal,
                 concurrency: configuration.workers,
                 leaseDuration: configuration.leaseDuration, drainTimeout: configuration.drainTimeout,
-                idlePoll: .seconds(1), logger: logger))
+                idlePoll: components.backend.isShared ? .seconds(2) : .seconds(1), logger: logger))
     }
     services.append(
         RetentionSweeper(
             jobs: components.jobs, clock: components.clock, retention: configuration.retention,
             interval: configuration.effectiveSweepInterval, logger: logger))
-
-    return Application(
-        router: router,
-        configuration: .init(
-            address: .hostname(configuration.host, port: configuration.port), serverName: "nano-banana"),
-        services: services,
-        logger: logger)
+    return services
 }
 
 /// The routes, in one place.
@@ -75,7 +101,7 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
     AdminController(keys: components.keys).addRoutes(
         to: router.group("admin").add(middleware: authenticated).add(middleware: AdminOnlyMiddleware()))
     GenerationController(
-        submitter: submitter, views: views, hub: components.hub, urls: urls,
+        submitter: submitter, views: views, hub: components.hub, completions: components.completions, urls: urls,
         syncTimeout: configuration.syncTimeout
     ).addRoutes(v1: v1, v2: v2)
     return router
@@ -98,5 +124,25 @@ struct ThreadPoolService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         try await pool.shutdownGracefully()
+    }
+}
+
+/// Keeps the PostgreSQL pool open until everything before it in the service group has
+/// stopped (services stop in reverse order), then closes it.
+struct PostgresPoolService: Service {
+    let database: PostgresDatabase
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await database.shutdown()
+    }
+}
+
+/// Listens for the cluster's announcements until shutdown.
+struct ClusterEventsService: Service {
+    let events: PostgresEvents
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await events.run() }
     }
 }

@@ -10,7 +10,7 @@ import Foundation
 /// assumes one server per directory (at start it takes over every job left PROCESSING), so
 /// a second `serve` on the same directory must refuse to start rather than steal jobs.
 /// `nano-banana keys …` does not take it and works while the server runs.
-final class DataDirectoryLock: Sendable {
+public final class DataDirectoryLock: Sendable {
     private let descriptor: Int32
 
     init(directory: URL) throws(DataDirectoryLockError) {

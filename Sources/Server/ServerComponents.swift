@@ -11,7 +11,8 @@ import Store
 /// directory and reach into its stores.
 public struct ServerComponents: Sendable {
     public let configuration: ServerConfiguration
-    public let database: SQLiteDatabase
+    /// Where jobs, keys and images live.
+    public let backend: StoreBackend
     public let jobs: any JobStore
     public let keys: any APIKeyStore
     public let clock: any WallClock
@@ -21,30 +22,48 @@ public struct ServerComponents: Sendable {
     let hub = CompletionHub()
     /// Where CPU-heavy rendering and encoding run, away from the event loops.
     let renderPool: NIOThreadPool
-    /// Held for as long as these components live.
-    let lock: DataDirectoryLock
     /// The client that fetches http(s) reference images (it never follows redirects on its
     /// own: the fetcher checks every hop).
     let fetchClient: HTTPClient
     let references: ReferenceImages
 
-    /// Opens (creating) the data directory, the database and the engine.
+    /// Opens the store (the data directory's SQLite database, or the PostgreSQL cluster
+    /// store, migrated on the way) and the engine.
     ///
     /// - Parameters:
     ///   - engine: an engine to use instead of the configured one (tests).
     public init(
-        configuration: ServerConfiguration, clock: any WallClock = SystemWallClock(), engine: (any ImageEngine)? = nil
-    ) throws {
+        configuration: ServerConfiguration, clock: any WallClock = SystemWallClock(), engine: (any ImageEngine)? = nil,
+        logger: Logger = Logger(label: "nano-banana")
+    ) async throws {
         try configuration.validate()
         self.configuration = configuration
         self.clock = clock
-        let directory = URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        lock = try DataDirectoryLock(directory: directory)
-        database = try SQLiteDatabase(path: directory.appendingPathComponent("nano-banana.sqlite").path)
-        jobs = FinishedJobCache(SQLiteJobStore(database: database, clock: clock))
-        keys = APIKeyCache(SQLiteAPIKeyStore(database: database, clock: clock))
-        signer = OutputURLSigner(secret: try database.signingSecret())
+        if let location = configuration.postgresLocation {
+            let database = PostgresDatabase(
+                location: location, logger: logger, maxConnections: max(20, configuration.workers * 2 + 8))
+            database.start()
+            do {
+                try await database.migrate()
+                let keys = PostgresAPIKeyStore(database: database, clock: clock)
+                backend = .postgres(database, keys: keys)
+                jobs = FinishedJobCache(PostgresJobStore(database: database, clock: clock))
+                self.keys = APIKeyCache(keys)
+                signer = OutputURLSigner(secret: try await database.signingSecret())
+            } catch {
+                await database.shutdown()
+                throw error
+            }
+        } else {
+            let directory = URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let lock = try DataDirectoryLock(directory: directory)
+            let database = try SQLiteDatabase(path: directory.appendingPathComponent("nano-banana.sqlite").path)
+            backend = .sqlite(database, lock: lock)
+            jobs = FinishedJobCache(SQLiteJobStore(database: database, clock: clock))
+            keys = APIKeyCache(SQLiteAPIKeyStore(database: database, clock: clock))
+            signer = OutputURLSigner(secret: try database.signingSecret())
+        }
         renderPool = NIOThreadPool(numberOfThreads: max(1, configuration.workers))
         renderPool.start()
         fetchClient = HTTPClient(
@@ -95,15 +114,45 @@ public struct ServerComponents: Sendable {
     public var modelSlugs: [String] { models.slugs }
 }
 
+/// The store a server runs on.
+public enum StoreBackend: Sendable {
+    /// The embedded database in the data directory, which this process holds alone.
+    case sqlite(SQLiteDatabase, lock: DataDirectoryLock)
+    /// PostgreSQL, shared by every API and worker node of a cluster.
+    case postgres(PostgresDatabase, keys: PostgresAPIKeyStore)
+
+    /// Whether other processes may run this store's jobs (and finish them).
+    var isShared: Bool {
+        if case .postgres = self { return true }
+        return false
+    }
+}
+
 extension ServerComponents {
-    /// Waits until the job is COMPLETED or FAILED in this process, or `timeout` passes, and
-    /// returns it as stored. Race-free: interest is registered before the store is read, so
-    /// a finish in between is not missed.
+    /// The SQLite database, when that is the store.
+    public var sqliteDatabase: SQLiteDatabase? {
+        if case .sqlite(let database, _) = backend { return database }
+        return nil
+    }
+
+    /// Waits for a job to finish, wherever its worker runs.
+    var completions: CompletionWaiter {
+        CompletionWaiter(hub: hub, jobs: jobs, recheckEvery: backend.isShared ? .seconds(1) : nil)
+    }
+
+    /// Waits until the job is COMPLETED or FAILED, or `timeout` passes, and returns it as
+    /// stored. Race-free: interest is registered before the store is read, so a finish in
+    /// between is not missed.
     public func waitUntilFinished(jobID: String, timeout: Duration) async throws -> JobRecord? {
         hub.expect(jobID)
         defer { hub.forget(jobID) }
         if let job = try await jobs.job(id: jobID), job.status.isTerminal { return job }
-        _ = await hub.wait(for: jobID, timeout: timeout)
+        try await completions.wait(for: jobID, timeout: timeout)
         return try await jobs.job(id: jobID)
+    }
+
+    /// Stops the store's connections (PostgreSQL); a no-op for SQLite.
+    public func shutdown() async {
+        if case .postgres(let database, _) = backend { await database.shutdown() }
     }
 }

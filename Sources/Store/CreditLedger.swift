@@ -41,7 +41,14 @@ enum CreditLedger {
     /// Settles (COMPLETED) or refunds (FAILED) what a finished job reserved.
     static func finish(_ db: Database, keyID: String, price: Int, requestID: String, completed: Bool, now: Date) throws
     {
-        guard price > 0, try balance(db, keyID: keyID) != nil else { return }
+        // A job reserved nothing when its key was unmetered at submit (even if it is metered now).
+        guard price > 0, try balance(db, keyID: keyID) != nil,
+            try db.cachedValue(
+                Bool.self,
+                sql:
+                    "SELECT EXISTS (SELECT 1 FROM credit_ledger WHERE key_id = ? AND request_id = ? AND kind = 'reserve')",
+                arguments: [keyID, requestID]) == true
+        else { return }
         if completed {
             try record(db, keyID: keyID, kind: .settle, amount: 0, requestID: requestID, now: now)
         } else {

@@ -116,6 +116,9 @@ public final class SQLiteDatabase: Sendable {
                     ALTER TABLE api_keys ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
                     """)
         }
+        migrator.registerMigration("v8-ledger-by-request") { db in
+            try db.execute(sql: "CREATE INDEX credit_ledger_by_request ON credit_ledger(request_id)")
+        }
         return migrator
     }
 }

@@ -24,7 +24,7 @@ func withLiveServer(
     configuration.blockedWords = ["forbidden"]
     configuration.drainTimeout = 1
     configure(&configuration)
-    let components = try ServerComponents(configuration: configuration)
+    let components = try await ServerComponents(configuration: configuration)
     let key = try await components.keys.create(name: "sdk").secret
     var logger = Logger(label: "sdk-test")
     logger.logLevel = .warning

@@ -32,9 +32,14 @@ struct ErrorRouteTests {
         try await TestServer.run { server, client in
             #expect(try await client.get("/v2/requests/x", key: server.key).status == .notFound)
             // A second store over the same database stands for `nano-banana keys revoke`.
-            let otherProcess = SQLiteAPIKeyStore(database: try SQLiteDatabase(path: server.components.database.path))
+            let otherProcess = try await server.otherProcessKeys()
             _ = try await otherProcess.revoke("test")
-            let response = try await client.get("/v2/requests/x", key: server.key)
+            // On PostgreSQL the news comes by NOTIFY: allow it a moment to arrive.
+            var response = try await client.get("/v2/requests/x", key: server.key)
+            for _ in 0..<50 where response.status != .unauthorized {
+                try await Task.sleep(for: .milliseconds(50))
+                response = try await client.get("/v2/requests/x", key: server.key)
+            }
             #expect(response.status == .unauthorized)
             #expect(response.errorMessage?.contains("revoked") == true)
         }

@@ -97,11 +97,13 @@ struct SyncRouteTests {
         }
     }
 
-    @Test("a second server on the same data directory refuses to start")
+    @Test(
+        "a second server on the same data directory refuses to start",
+        .enabled(if: !TestStore.routesOnPostgres, "SQLite only: PostgreSQL is shared on purpose"))
     func exclusiveDataDirectory() async throws {
         try await TestServer.run { server, _ in
-            #expect(throws: DataDirectoryLockError.self) {
-                _ = try ServerComponents(configuration: server.components.configuration)
+            await #expect(throws: DataDirectoryLockError.self) {
+                _ = try await ServerComponents(configuration: server.components.configuration)
             }
         }
     }

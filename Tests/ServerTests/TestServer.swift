@@ -32,15 +32,29 @@ struct TestServer {
         configuration.workers = 1
         configuration.blockedWords = ["forbidden"]
         configuration.drainTimeout = 1
+        configuration.storeURL = TestStore.routesOnPostgres ? TestStore.freshPostgresURL() : nil
         configure(&configuration)
         let clock = ManualWallClock(Date())
-        let components = try ServerComponents(configuration: configuration, clock: clock, engine: engine)
+        let components = try await ServerComponents(configuration: configuration, clock: clock, engine: engine)
         let key = try await components.keys.create(name: "test").secret
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let app = try await buildApplication(components, logger: logger)
         let server = TestServer(components: components, key: key, clock: clock)
         return try await app.test(.router) { client in try await body(server, client) }
+    }
+
+    /// A second, independent key store over the same store, standing for another process
+    /// (`nano-banana keys …`, or another node).
+    func otherProcessKeys() async throws -> any APIKeyStore {
+        switch components.backend {
+        case .sqlite(let database, _):
+            return SQLiteAPIKeyStore(database: try SQLiteDatabase(path: database.path))
+        case .postgres(let database, _):
+            let other = PostgresDatabase(location: database.location, logger: Logger(label: "other"), maxConnections: 2)
+            other.start()
+            return PostgresAPIKeyStore(database: other)
+        }
     }
 
     var auth: HTTPFields { [HTTPField.Name("x-api-key")!: key] }
@@ -78,4 +92,24 @@ extension TestResponse {
 func pathAndQuery(_ url: String) -> String {
     guard let components = URLComponents(string: url) else { return url }
     return components.percentEncodedPath + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
+}
+
+/// Which store the route tests run on. By default SQLite; with
+/// `NANO_BANANA_TEST_ROUTES_ON_POSTGRES=1` and `NANO_BANANA_TEST_POSTGRES_URL` (set by
+/// scripts/test.sh), every route test runs on PostgreSQL instead, each in its own schema.
+enum TestStore {
+    static let environment = ProcessInfo.processInfo.environment
+
+    static var postgresURL: String? { environment["NANO_BANANA_TEST_POSTGRES_URL"] }
+
+    static var routesOnPostgres: Bool {
+        environment["NANO_BANANA_TEST_ROUTES_ON_POSTGRES"] == "1" && postgresURL != nil
+    }
+
+    /// The test cluster's URL with a schema of its own.
+    static func freshPostgresURL() -> String? {
+        guard let url = postgresURL else { return nil }
+        let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(20).lowercased()
+        return url + (url.contains("?") ? "&" : "?") + "schema=" + schema
+    }
 }

@@ -8,18 +8,14 @@ import Testing
 @Suite("Credits")
 struct CreditTests {
     struct Fixture {
-        let database: SQLiteDatabase
-        let jobs: SQLiteJobStore
-        let keys: SQLiteAPIKeyStore
-        let clock = ManualWallClock()
+        let jobs: any JobStore
+        let keys: any APIKeyStore
+        let clock: ManualWallClock
 
-        init() throws {
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "nb-credits-\(UUID().uuidString).sqlite"
-            ).path
-            database = try SQLiteDatabase(path: path)
-            jobs = SQLiteJobStore(database: database, clock: clock)
-            keys = SQLiteAPIKeyStore(database: database, clock: clock)
+        static func make(_ backend: TestBackend) async throws -> Fixture {
+            let clock = ManualWallClock()
+            let (jobs, keys) = try await backend.stores(clock: clock)
+            return Fixture(jobs: jobs, keys: keys, clock: clock)
         }
 
         func job(_ id: String, key: String, cost: Int) -> NewJob {
@@ -31,9 +27,11 @@ struct CreditTests {
         }
     }
 
-    @Test("200 parallel submits against a balance of 50 accept exactly 50 and the ledger balances")
-    func neverBelowZero() async throws {
-        let fixture = try Fixture()
+    @Test(
+        "200 parallel submits against a balance of 50 accept exactly 50 and the ledger balances",
+        arguments: TestBackend.all)
+    func neverBelowZero(backend: TestBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let key = try await fixture.keys.create(name: "k", credits: 50).key
         let outcomes = await withTaskGroup(of: Bool.self) { group in
             for index in 0..<200 {
@@ -55,9 +53,11 @@ struct CreditTests {
         #expect(try await fixture.jobs.counts() == [.queued: 50])
     }
 
-    @Test("a failed job is refunded, a completed one settled once, even if its worker tries again")
-    func settleAndRefund() async throws {
-        let fixture = try Fixture()
+    @Test(
+        "a failed job is refunded, a completed one settled once, even if its worker tries again",
+        arguments: TestBackend.all)
+    func settleAndRefund(backend: TestBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let key = try await fixture.keys.create(name: "k", credits: 100).key
         _ = try await fixture.jobs.enqueue(fixture.job("ok", key: key.id, cost: 30))
         _ = try await fixture.jobs.enqueue(fixture.job("bad", key: key.id, cost: 20))
@@ -75,9 +75,9 @@ struct CreditTests {
         #expect(try await fixture.ledgerSum(key.id) == 70)
     }
 
-    @Test("a job abandoned by its dead workers is refunded")
-    func workerLostRefund() async throws {
-        let fixture = try Fixture()
+    @Test("a job abandoned by its dead workers is refunded", arguments: TestBackend.all)
+    func workerLostRefund(backend: TestBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let key = try await fixture.keys.create(name: "k", credits: 10).key
         _ = try await fixture.jobs.enqueue(
             NewJob(id: "a", keyID: key.id, model: "m", parameters: "{}", seed: 1, maxAttempts: 1, cost: 10))
@@ -88,9 +88,9 @@ struct CreditTests {
         #expect(try await fixture.keys.balance(keyID: key.id) == 10)
     }
 
-    @Test("unmetered keys are never charged; top-ups add to the balance")
-    func unmeteredAndTopUp() async throws {
-        let fixture = try Fixture()
+    @Test("unmetered keys are never charged; top-ups add to the balance", arguments: TestBackend.all)
+    func unmeteredAndTopUp(backend: TestBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let free = try await fixture.keys.create(name: "free").key
         _ = try await fixture.jobs.enqueue(fixture.job("a", key: free.id, cost: 1000))
         #expect(try await fixture.keys.balance(keyID: free.id) == nil)

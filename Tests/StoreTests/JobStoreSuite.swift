@@ -8,18 +8,25 @@ import Testing
 /// A store under test with its clock; one entry per ``JobStore`` implementation.
 struct StoreFixture: Sendable, CustomTestStringConvertible {
     let name: String
-    let make: @Sendable (ManualWallClock) throws -> any JobStore
+    let make: @Sendable (ManualWallClock) async throws -> any JobStore
 
     var testDescription: String { name }
 
-    static let all: [StoreFixture] = [
-        StoreFixture(name: "SQLite") { clock in
-            SQLiteJobStore(database: try SQLiteDatabase(path: temporaryPath()), clock: clock)
-        },
-        StoreFixture(name: "SQLite behind the finished-job cache") { clock in
-            FinishedJobCache(SQLiteJobStore(database: try SQLiteDatabase(path: temporaryPath()), clock: clock))
-        },
-    ]
+    static let all: [StoreFixture] =
+        [
+            StoreFixture(name: "SQLite") { clock in
+                SQLiteJobStore(database: try SQLiteDatabase(path: temporaryPath()), clock: clock)
+            },
+            StoreFixture(name: "SQLite behind the finished-job cache") { clock in
+                FinishedJobCache(SQLiteJobStore(database: try SQLiteDatabase(path: temporaryPath()), clock: clock))
+            },
+        ]
+        + (TestPostgres.isAvailable
+            ? [
+                StoreFixture(name: "PostgreSQL") { clock in
+                    PostgresJobStore(database: try await TestPostgres.freshDatabase(), clock: clock)
+                }
+            ] : [])
 
     static func temporaryPath() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("nb-store-\(UUID().uuidString).sqlite").path
@@ -38,7 +45,7 @@ let sampleOutput = JobOutput(
 struct JobStoreSuite {
     @Test("jobs are claimed oldest first, each by one worker", arguments: StoreFixture.all)
     func fifoClaims(fixture: StoreFixture) async throws {
-        let store = try fixture.make(ManualWallClock())
+        let store = try await fixture.make(ManualWallClock())
         for id in ["a", "b", "c"] { _ = try await store.enqueue(newJob(id)) }
         let first = try await store.claim(worker: "w1", lease: 30)
         let second = try await store.claim(worker: "w2", lease: 30)
@@ -53,7 +60,7 @@ struct JobStoreSuite {
 
     @Test("queue position counts the QUEUED jobs ahead", arguments: StoreFixture.all)
     func queuePosition(fixture: StoreFixture) async throws {
-        let store = try fixture.make(ManualWallClock())
+        let store = try await fixture.make(ManualWallClock())
         var jobs: [JobRecord] = []
         for id in ["a", "b", "c"] { jobs.append(try await store.enqueue(newJob(id))) }
         #expect(try await store.queuePosition(of: jobs[2]) == 3)
@@ -66,7 +73,7 @@ struct JobStoreSuite {
     @Test("complete stores the output once, only for the lease holder", arguments: StoreFixture.all)
     func complete(fixture: StoreFixture) async throws {
         let clock = ManualWallClock()
-        let store = try fixture.make(clock)
+        let store = try await fixture.make(clock)
         _ = try await store.enqueue(newJob("a"))
         _ = try await store.claim(worker: "w1", lease: 30)
         #expect(try await !store.complete(jobID: "a", worker: "intruder", output: sampleOutput, image: [1, 2, 3]))
@@ -83,7 +90,7 @@ struct JobStoreSuite {
 
     @Test("fail records the error and the completion time", arguments: StoreFixture.all)
     func fail(fixture: StoreFixture) async throws {
-        let store = try fixture.make(ManualWallClock())
+        let store = try await fixture.make(ManualWallClock())
         _ = try await store.enqueue(newJob("a"))
         _ = try await store.claim(worker: "w1", lease: 30)
         #expect(try await store.fail(jobID: "a", worker: "w1", error: "Content blocked: x", code: .contentBlocked))
@@ -100,7 +107,7 @@ struct JobStoreSuite {
         arguments: StoreFixture.all)
     func leaseRecovery(fixture: StoreFixture) async throws {
         let clock = ManualWallClock()
-        let store = try fixture.make(clock)
+        let store = try await fixture.make(clock)
         _ = try await store.enqueue(newJob("a", maxAttempts: 2))
         _ = try await store.claim(worker: "dead1", lease: 10)
         clock.advance(by: 5)
@@ -121,7 +128,7 @@ struct JobStoreSuite {
     @Test("renewing the lease keeps the job", arguments: StoreFixture.all)
     func renew(fixture: StoreFixture) async throws {
         let clock = ManualWallClock()
-        let store = try fixture.make(clock)
+        let store = try await fixture.make(clock)
         _ = try await store.enqueue(newJob("a"))
         _ = try await store.claim(worker: "w1", lease: 10)
         clock.advance(by: 8)
@@ -133,7 +140,7 @@ struct JobStoreSuite {
 
     @Test("release and expireAllLeases put jobs back in the queue", arguments: StoreFixture.all)
     func releaseAndRecover(fixture: StoreFixture) async throws {
-        let store = try fixture.make(ManualWallClock())
+        let store = try await fixture.make(ManualWallClock())
         _ = try await store.enqueue(newJob("a"))
         _ = try await store.enqueue(newJob("b"))
         _ = try await store.claim(worker: "w1", lease: 60)
@@ -150,7 +157,7 @@ struct JobStoreSuite {
     @Test("finished jobs older than the cutoff are deleted and returned", arguments: StoreFixture.all)
     func deleteFinished(fixture: StoreFixture) async throws {
         let clock = ManualWallClock()
-        let store = try fixture.make(clock)
+        let store = try await fixture.make(clock)
         for id in ["old", "new", "waiting"] { _ = try await store.enqueue(newJob(id)) }
         _ = try await store.claim(worker: "w", lease: 60)
         #expect(try await store.complete(jobID: "old", worker: "w", output: sampleOutput, image: [1, 2, 3]))
@@ -168,7 +175,7 @@ struct JobStoreSuite {
 
     @Test("concurrent workers never claim the same job twice", arguments: StoreFixture.all)
     func concurrentClaims(fixture: StoreFixture) async throws {
-        let store = try fixture.make(ManualWallClock())
+        let store = try await fixture.make(ManualWallClock())
         for index in 0..<100 { _ = try await store.enqueue(newJob("job-\(index)")) }
         let claimed = try await withThrowingTaskGroup(of: [String].self) { group in
             for worker in 0..<8 {
@@ -212,7 +219,7 @@ struct SQLiteJobStoreTests {
 struct CompleteAndClaimTests {
     @Test("completing can claim the next job in the same step", arguments: StoreFixture.all)
     func completeThenClaim(fixture: StoreFixture) async throws {
-        let store = try fixture.make(ManualWallClock())
+        let store = try await fixture.make(ManualWallClock())
         _ = try await store.enqueue(newJob("a"))
         _ = try await store.enqueue(newJob("b"))
         _ = try await store.claim(worker: "w", lease: 30)

@@ -20,24 +20,19 @@ struct RateLimitTests {
         #expect(bucket.take(now: t0.addingTimeInterval(100), perMinute: 60, burst: 3) != nil)
     }
 
-    func fixture() throws -> (SQLiteJobStore, SQLiteAPIKeyStore, ManualWallClock) {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "nb-limits-\(UUID().uuidString).sqlite"
-        ).path
-        let database = try SQLiteDatabase(path: path)
+    func fixture(_ backend: TestBackend) async throws -> (any JobStore, any APIKeyStore, ManualWallClock) {
         let clock = ManualWallClock(t0)
-        return (
-            SQLiteJobStore(database: database, clock: clock), SQLiteAPIKeyStore(database: database, clock: clock), clock
-        )
+        let (jobs, keys) = try await backend.stores(clock: clock)
+        return (jobs, keys, clock)
     }
 
     func job(_ id: String, key: String, limits: SubmitLimits) -> NewJob {
         NewJob(id: id, keyID: key, model: "m", parameters: "{}", seed: 1, maxAttempts: 1, limits: limits)
     }
 
-    @Test("a key's rate and burst hold in the store and refill with the clock")
-    func perKeyRate() async throws {
-        let (jobs, keys, clock) = try fixture()
+    @Test("a key's rate and burst hold in the store and refill with the clock", arguments: TestBackend.all)
+    func perKeyRate(backend: TestBackend) async throws {
+        let (jobs, keys, clock) = try await fixture(backend)
         let key = try await keys.create(name: "k").key
         let defaults = SubmitLimits(perMinute: 30, burst: 2, maxInFlight: 0, maxQueueLength: 0)
         _ = try await jobs.enqueue(job("a", key: key.id, limits: defaults))
@@ -50,9 +45,9 @@ struct RateLimitTests {
         #expect(try await jobs.counts() == [.queued: 3])
     }
 
-    @Test("jobs in flight per key and the global queue length are capped")
-    func inFlightAndQueue() async throws {
-        let (jobs, keys, _) = try fixture()
+    @Test("jobs in flight per key and the global queue length are capped", arguments: TestBackend.all)
+    func inFlightAndQueue(backend: TestBackend) async throws {
+        let (jobs, keys, _) = try await fixture(backend)
         let key = try await keys.create(name: "k").key
         let other = try await keys.create(name: "other").key
         let limits = SubmitLimits(perMinute: 0, burst: 0, maxInFlight: 2, maxQueueLength: 3)

@@ -21,6 +21,9 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     /// Where the database and images live. Default `./data`.
     public var dataDirectory = "./data"
+    /// A PostgreSQL URL (`postgres://user@host:port/db`) for a store shared by many nodes;
+    /// `nil` keeps the embedded SQLite store in ``dataDirectory``.
+    public var storeURL: String?
     /// Seconds a finished request's result and image are kept. Default 3600.
     public var retention: TimeInterval = 3600
     /// Jobs run at once by this process's worker pool. Default: the number of cores.
@@ -82,6 +85,8 @@ public struct ServerConfiguration: Sendable {
         host = reader.string("NANO_BANANA_HOST") ?? host
         port = try reader.integer("NANO_BANANA_PORT", in: 0...65535) ?? port
         dataDirectory = reader.string("NANO_BANANA_DATA_DIR") ?? dataDirectory
+        storeURL = reader.string("NANO_BANANA_STORE") ?? storeURL
+        if let value = reader.string("NANO_BANANA_NO_WORKERS") { runsWorkers = !["1", "true", "yes"].contains(value) }
         retention = try reader.seconds("NANO_BANANA_RETENTION") ?? retention
         workers = try reader.integer("NANO_BANANA_WORKERS", in: 0...1024) ?? workers
         blockedWords = reader.list("NANO_BANANA_BLOCK_WORDS") ?? blockedWords
@@ -157,11 +162,21 @@ public struct ServerConfiguration: Sendable {
         if previewLatency < 0 {
             throw .invalid(name: "preview latency", value: "\(previewLatency)", expected: "0 or more seconds")
         }
+        if let storeURL {
+            do {
+                _ = try PostgresLocation(url: storeURL)
+            } catch {
+                throw .invalid(name: "store URL", value: PostgresLocation.redacted(storeURL), expected: error.problem)
+            }
+        }
         if let base = publicBaseURL, URL(string: base)?.host == nil {
             throw .invalid(
                 name: "public URL", value: base, expected: "an absolute URL such as https://images.example.com")
         }
     }
+
+    /// The PostgreSQL store, when one is configured.
+    public var postgresLocation: PostgresLocation? { storeURL.flatMap { try? PostgresLocation(url: $0) } }
 
     /// The sweep interval actually used: short retentions are swept more often.
     var effectiveSweepInterval: TimeInterval { max(0.2, min(sweepInterval, retention / 4)) }

@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NanoBananaAPI
+import Store
 
 /// Turns every error into a JSON `{"error": "…"}` response: ours keep their status and
 /// text, Hummingbird's (no route, body too large) get a clear sentence, and anything else
@@ -21,6 +22,12 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPError {
             return Response.json(
                 ErrorBody(error: message(for: error, request: request)), status: error.status, headers: error.headers)
+        } catch let error as StoreUnavailable {
+            context.logger.warning("Store unavailable", metadata: ["error": "\(error.reason)"])
+            return Response.json(
+                ErrorBody(
+                    error: "Service temporarily unavailable: the job store cannot be reached. Retry in a few seconds."),
+                status: .serviceUnavailable, headers: [.retryAfter: "2"])
         } catch is NIOTooManyBytesError {
             return Response.json(ErrorBody(error: tooLargeMessage), status: .contentTooLarge)
         } catch let error as any HTTPResponseError {

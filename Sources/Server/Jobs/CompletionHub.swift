@@ -50,7 +50,8 @@ final class CompletionHub: Service, Sendable {
         let waiters: [Waiter] = state.withLock { state in
             guard var entry = state.entries[jobID] else { return [] }
             entry.finished = true
-            entry.image = image
+            // A cluster announcement (no image) may follow this node's own finish.
+            if let image { entry.image = image }
             let waiters = Array(entry.waiters.values)
             entry.waiters.removeAll()
             state.entries[jobID] = entry

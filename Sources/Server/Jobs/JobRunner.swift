@@ -58,11 +58,14 @@ struct JobRunner: Sendable {
                 var completed: Bool
                 var next: ClaimedJob?
                 if let lease {
-                    (completed, next) = try await jobs.complete(
-                        jobID: job.id, worker: worker, output: output, image: image.bytes, claimingNextFor: lease)
+                    (completed, next) = try await persisting {
+                        try await jobs.complete(
+                            jobID: job.id, worker: worker, output: output, image: image.bytes, claimingNextFor: lease)
+                    }
                 } else {
-                    completed = try await jobs.complete(
-                        jobID: job.id, worker: worker, output: output, image: image.bytes)
+                    completed = try await persisting {
+                        try await jobs.complete(jobID: job.id, worker: worker, output: output, image: image.bytes)
+                    }
                 }
                 if !completed {
                     logger.warning("Finished a job whose lease had been lost; another worker owns it")
@@ -86,9 +89,29 @@ struct JobRunner: Sendable {
         return nil
     }
 
+    /// Runs a store write that records an outcome, retrying while the store is unreachable
+    /// (an outage of a minute at most), so that a finished image is not thrown away and run
+    /// again. Meanwhile the lease may run out; the store then refuses the write, and the
+    /// job's next worker records it instead.
+    private func persisting<T>(_ write: () async throws -> T) async throws -> T {
+        var backoff = Backoff()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while true {
+            do {
+                return try await write()
+            } catch let error as StoreUnavailable {
+                guard ContinuousClock.now < deadline, !Task.isCancelled else { throw error }
+                if backoff.failures == 0 {
+                    logger.warning("Could not record a job's outcome; retrying", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: backoff.next())
+            }
+        }
+    }
+
     private func finish(_ job: JobRecord, worker: String, failure: String, code: FailureCode) async {
         do {
-            _ = try await jobs.fail(jobID: job.id, worker: worker, error: failure, code: code)
+            _ = try await persisting { try await jobs.fail(jobID: job.id, worker: worker, error: failure, code: code) }
         } catch {
             logger.error("Could not record a failed job", metadata: ["request_id": "\(job.id)", "error": "\(error)"])
         }

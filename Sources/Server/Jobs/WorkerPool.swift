@@ -66,14 +66,24 @@ struct WorkerPool: Service {
     }
 
     private func work(as worker: String) async {
+        var backoff = Backoff()
+        var waited = false
         while !signal.isStopped && !Task.isCancelled {
             let generation = signal.generation
             do {
                 var next = try await jobs.claim(worker: worker, lease: leaseDuration)
+                if backoff.failures > 0 {
+                    logger.info("The store is reachable again; claiming jobs", metadata: ["worker": "\(worker)"])
+                    backoff = Backoff()
+                }
                 if next == nil {
                     await signal.wait(after: generation)
+                    waited = true
                     continue
                 }
+                // Woken for one job: another may be waiting behind it for another idle worker.
+                if waited { signal.signal() }
+                waited = false
                 // A busy worker completes one job and claims the next in one transaction.
                 while let job = next, !Task.isCancelled {
                     next = await runner.run(job, worker: worker, claimNextFor: signal.isStopped ? nil : leaseDuration)
@@ -82,8 +92,12 @@ struct WorkerPool: Service {
                     _ = try? await jobs.release(jobID: unstarted.id, worker: worker)
                 }
             } catch {
-                logger.error("Could not claim a job; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
+                if backoff.failures == 0 {
+                    logger.error(
+                        "Could not claim a job; backing off until the store answers",
+                        metadata: ["worker": "\(worker)", "error": "\(error)"])
+                }
+                try? await Task.sleep(for: backoff.next())
             }
         }
     }
@@ -109,9 +123,22 @@ struct WorkerPool: Service {
                 }
             }
             if now - lastWake >= idlePoll {
+                // One idle worker looks (for expired leases, or a missed wake-up); if it finds
+                // a job, it wakes the next.
                 lastWake = now
-                signal.wakeAll()
+                signal.signal()
             }
         }
+    }
+}
+
+/// Exponential backoff with jitter: 0.1 s doubling to 5 s.
+struct Backoff {
+    private(set) var failures = 0
+
+    mutating func next() -> Duration {
+        failures += 1
+        let ceiling = min(5.0, 0.1 * pow(2.0, Double(min(failures, 10))))
+        return .milliseconds(Int(Double.random(in: ceiling / 2...ceiling) * 1000))
     }
 }

@@ -10,6 +10,7 @@ struct GenerationController: Sendable {
     let submitter: JobSubmitter
     let views: JobViews
     let hub: CompletionHub
+    let completions: CompletionWaiter
     let urls: PublicURLs
     let syncTimeout: TimeInterval
 
@@ -35,7 +36,7 @@ struct GenerationController: Sendable {
         let model = try context.parameters.require("model")
         let submitted = try await submitter.submit(model: model, request: request, key: key, expectingCompletion: true)
         defer { hub.forget(submitted.id) }
-        _ = await hub.wait(for: submitted.id, timeout: .seconds(syncTimeout))
+        try await completions.wait(for: submitted.id, timeout: .seconds(syncTimeout))
 
         guard let job = try await views.jobs.job(id: submitted.id) else {
             throw APIError.notFound("Request '\(submitted.id)' expired before it could be returned.")

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Server
+import ServiceLifecycle
+import Store
+
+/// `nano-banana worker`: a node that only runs jobs, from a PostgreSQL store that API nodes
+/// (`serve --no-workers`) fill. It listens on no port.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run jobs from a PostgreSQL store, without serving the API.",
+        discussion: """
+            Start as many as the work needs, on any machines that reach the database. SIGTERM \\
+            (or Ctrl-C) lets running jobs finish for 10 s, then hands the rest back to the queue.
+            """
+    )
+
+    @OptionGroup var node: NodeOptions
+
+    func run() async throws {
+        let configuration = try node.configuration { configuration in
+            configuration.runsWorkers = true
+        }
+        guard configuration.storeURL != nil else {
+            throw ValidationError(
+                "A worker needs a shared store: pass --store postgres://… (or set NANO_BANANA_STORE). With the embedded store, `serve` runs the workers itself."
+            )
+        }
+        guard configuration.workers > 0 else { throw ValidationError("--workers must be at least 1 for a worker.") }
+        let logger = node.logger()
+        let components = try await node.openComponents(configuration, logger: logger)
+        logger.info(
+            "Starting worker node",
+            metadata: [
+                "engine": "\(components.engineName)", "models": "\(components.modelSlugs.joined(separator: ","))",
+                "store": "\(node.storeDescription(configuration))", "workers": "\(configuration.workers)",
+            ])
+        let group = ServiceGroup(
+            configuration: .init(
+                services: try await buildServices(components, logger: logger),
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

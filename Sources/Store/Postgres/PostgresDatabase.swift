@@ -1,0 +1,250 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// A PostgreSQL database shared by every node of a cluster: a connection pool, the schema
+/// migrations, and the one way the stores talk to it, ``withConnection(_:)``, which turns
+/// an outage into ``StoreUnavailable`` within ``operationTimeout`` instead of a hang.
+///
+/// The pool must be running (``run()``, a ServiceLifecycle service) for queries to go out.
+public final class PostgresDatabase: Sendable {
+    public let location: PostgresLocation
+    let client: PostgresClient
+    let logger: Logger
+    /// How long an operation may wait for a connection before the store is declared
+    /// unavailable. Once it has one, a query fails as soon as the connection does.
+    let operationTimeout: Duration
+    /// The channel for ``PostgresEvents``: one per schema, so deployments sharing a
+    /// database do not wake each other.
+    let channel: String
+
+    public init(
+        location: PostgresLocation, logger: Logger, maxConnections: Int = 20, operationTimeout: Duration = .seconds(5)
+    ) {
+        self.location = location
+        self.logger = logger
+        self.operationTimeout = operationTimeout
+        self.channel = "nano_banana_events" + (location.schema.map { "_" + $0 } ?? "")
+        client = PostgresClient(
+            configuration: location.clientConfiguration(maxConnections: maxConnections), backgroundLogger: logger)
+    }
+
+    private let runner = Mutex<Task<Void, Never>?>(nil)
+
+    /// Starts the connection pool in the background (once); queries wait for it.
+    public func start() {
+        let client = self.client
+        runner.withLock { runner in
+            if runner == nil { runner = Task { await client.run() } }
+        }
+    }
+
+    /// Closes the pool's connections; later operations fail as unavailable.
+    public func shutdown() async {
+        let task = runner.withLock { $0 }
+        task?.cancel()
+        await task?.value
+    }
+
+    /// Creates or upgrades the tables. Safe when several nodes start at once: the whole
+    /// migration runs in one transaction under an advisory lock, and each step is recorded,
+    /// so a second node waits, then finds nothing left to do.
+    public func migrate() async throws {
+        do {
+            try await applyMigrations()
+        } catch let error as PSQLError {
+            throw StoreSetupError(location: location, detail: Self.explain(error))
+        }
+    }
+
+    /// What PostgreSQL said, for a person: PSQLError's own description hides it.
+    static func explain(_ error: PSQLError) -> String {
+        guard let info = error.serverInfo, let message = info[.message] else { return "\(error.code)" }
+        return message + (info[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+    }
+
+    private func applyMigrations() async throws {
+        let logger = logger
+        let schema = location.schema
+        try await withTransaction { connection in
+            // Nodes starting together take turns, from the schema on.
+            try await connection.query("SELECT pg_advisory_xact_lock(7318270411)", logger: logger)
+            if let schema {
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"), logger: logger)
+            }
+            try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
+                """, logger: logger)
+            var applied = Set<String>()
+            for try await version in try await connection.query(
+                "SELECT version FROM schema_migrations", logger: logger
+            ).decode(String.self) {
+                applied.insert(version)
+            }
+            for migration in PostgresMigrations.all where !applied.contains(migration.version) {
+                // One statement per query: the extended protocol takes no lists.
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query(
+                    "INSERT INTO schema_migrations (version) VALUES (\(migration.version))", logger: logger)
+                logger.info("Applied a schema migration", metadata: ["version": "\(migration.version)"])
+            }
+        }
+    }
+
+    /// Runs `body` on a pooled connection. Fails with ``StoreUnavailable`` when no connection
+    /// comes within ``operationTimeout`` (the body then never runs), or when the connection
+    /// fails; errors the body throws itself pass through unchanged.
+    func withConnection<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws
+        -> T
+    {
+        let race = LeaseRace<T>()
+        let client = self.client
+        let timeout = operationTimeout
+        return try await withCheckedThrowingContinuation { continuation in
+            race.start(continuation)
+            let timer = Task {
+                try await Task.sleep(for: timeout)
+                race.abandon()
+            }
+            race.setWork(
+                Task {
+                    do {
+                        let value = try await client.withConnection { connection in
+                            guard race.begin() else { throw CancellationError() }
+                            return try await body(connection)
+                        }
+                        race.finish(.success(value))
+                    } catch {
+                        race.finish(.failure(Self.translate(error)))
+                    }
+                    timer.cancel()
+                })
+        }
+    }
+
+    /// ``withConnection(_:)`` inside BEGIN … COMMIT; any error rolls back and is rethrown as is.
+    func withTransaction<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    )
+        async throws -> T
+    {
+        let logger = self.logger
+        return try await withConnection { connection in
+            try await connection.query("BEGIN", logger: logger)
+            do {
+                let value = try await body(connection)
+                try await connection.query("COMMIT", logger: logger)
+                return value
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    /// Connection-level failures become ``StoreUnavailable``; SQL errors stay as they are.
+    static func translate(_ error: any Error) -> any Error {
+        switch error {
+        case let error as PSQLError:
+            if error.code == .server {
+                let state = error.serverInfo?[.sqlState] ?? ""
+                // 08: connection exception (but 08P01, a malformed message, is a bug);
+                // 53: insufficient resources; 57: operator intervention (shutdown).
+                if (state.hasPrefix("08") && state != "08P01") || state.hasPrefix("53") || state.hasPrefix("57") {
+                    return StoreUnavailable(reason: "PostgreSQL refused the operation (\(state))")
+                }
+                return error
+            }
+            return StoreUnavailable(
+                reason: "PostgreSQL connection failed (\(error.code)\(error.underlying.map { ": \($0)" } ?? ""))")
+        case is StoreUnavailable:
+            return error
+        case is CancellationError:
+            return error
+        default:
+            // The pool's own errors (circuit breaker open, shut down) and socket errors.
+            let name = String(describing: type(of: error))
+            let connectionErrors = ["ConnectionPoolError", "IOError", "ChannelError", "NIOConnectionError"]
+            if connectionErrors.contains(where: name.contains) {
+                return StoreUnavailable(reason: "PostgreSQL connection failed (\(error))")
+            }
+            return error
+        }
+    }
+}
+
+/// The PostgreSQL store could not be set up (migrations refused, wrong database).
+public struct StoreSetupError: Error, Sendable, CustomStringConvertible {
+    public var location: PostgresLocation
+    public var detail: String
+
+    public var description: String { "Could not prepare the store at \(location): \(detail)" }
+}
+
+/// Decides, once, between an operation that got its connection and a deadline that came
+/// first: whichever side wins resumes the caller; an operation that loses never runs.
+private final class LeaseRace<T: Sendable>: Sendable {
+    private enum Phase {
+        case waiting, running, abandoned, finished
+    }
+
+    private struct State {
+        var phase = Phase.waiting
+        var continuation: CheckedContinuation<T, any Error>?
+        var work: Task<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    func start(_ continuation: CheckedContinuation<T, any Error>) {
+        state.withLock { $0.continuation = continuation }
+    }
+
+    func setWork(_ work: Task<Void, Never>) {
+        state.withLock { $0.work = work }
+    }
+
+    /// The operation has a connection: it may run unless the deadline already passed.
+    func begin() -> Bool {
+        state.withLock { state in
+            guard state.phase == .waiting else { return false }
+            state.phase = .running
+            return true
+        }
+    }
+
+    /// The deadline: abandons a waiting operation (cancelling its wait for a connection)
+    /// and fails the caller.
+    func abandon() {
+        let (continuation, work) = state.withLock {
+            state -> (CheckedContinuation<T, any Error>?, Task<Void, Never>?) in
+            guard state.phase == .waiting else { return (nil, nil) }
+            state.phase = .abandoned
+            defer { state.continuation = nil }
+            return (state.continuation, state.work)
+        }
+        continuation?.resume(throwing: StoreUnavailable(reason: "no database connection within the deadline"))
+        work?.cancel()
+    }
+
+    func finish(_ result: Result<T, any Error>) {
+        let continuation: CheckedContinuation<T, any Error>? = state.withLock { state in
+            guard state.phase != .abandoned, state.phase != .finished else { return nil }
+            state.phase = .finished
+            defer {
+                state.continuation = nil
+                state.work = nil
+            }
+            return state.continuation
+        }
+        continuation?.resume(with: result)
+    }
+}

@@ -1,0 +1,338 @@
+import Foundation
+import Logging
+import NIOCore
+import NanoBananaAPI
+import PostgresNIO
+import Synchronization
+
+/// The cluster ``JobStore``: jobs, their parameters and their images in PostgreSQL, shared
+/// by any number of API and worker nodes.
+///
+/// Workers claim with `SELECT … FOR UPDATE SKIP LOCKED`, so two workers never take the same
+/// job and none waits for another's lock. Every transition locks its row, applies the
+/// ``JobState`` event in Swift and writes the state back, in one transaction with what goes
+/// with it (the image, the credit settlement). Each new and each finished job is announced
+/// on the deployment's channel (``PostgresEvents``) in the same transaction.
+public final class PostgresJobStore: JobStore {
+    private let database: PostgresDatabase
+    private let clock: any WallClock
+    private let logger: Logger
+    /// When this node last looked for expired leases: a claim looks at most this often.
+    private let lastLeaseSweep = Mutex<Date>(.distantPast)
+    private let leaseSweepInterval: TimeInterval = 0.25
+
+    public init(database: PostgresDatabase, clock: any WallClock = SystemWallClock()) {
+        self.database = database
+        self.clock = clock
+        self.logger = database.logger
+    }
+
+    private var channel: String { database.channel }
+
+    public func enqueue(_ job: NewJob) async throws -> JobRecord {
+        let now = clock.now()
+        let logger = logger
+        let channel = channel
+        let gated = job.limits.map { $0.perMinute > 0 || $0.maxInFlight > 0 || $0.maxQueueLength > 0 } ?? false
+        let charged = job.metered && job.cost > 0
+        let insert: PostgresQuery = """
+            WITH job AS (
+                INSERT INTO jobs (id, key_id, model, seed, status, max_attempts, created_at, cost)
+                VALUES (\(job.id), \(job.keyID), \(job.model), \(job.seed), 'QUEUED', \(job.maxAttempts), \
+            \(now.timeIntervalSince1970), \(job.cost))
+                RETURNING seq
+            ), parameters AS (
+                INSERT INTO job_parameters (id, parameters) VALUES (\(job.id), \(job.parameters))
+            )
+            SELECT seq, pg_notify(\(channel), \(PostgresEvents.queuedPayload)) FROM job
+            """
+        let body: @Sendable (PostgresConnection) async throws -> Int64 = { connection in
+            if let limits = job.limits, gated {
+                try await PostgresSubmitGate.admit(
+                    connection, keyID: job.keyID, limits: limits, now: now, logger: logger)
+            }
+            if charged {
+                try await PostgresCredits.reserve(
+                    connection, keyID: job.keyID, price: job.cost, requestID: job.id, now: now, logger: logger)
+            }
+            guard let sequence = try await connection.value(Int64.self, insert, logger: logger) else {
+                throw StoreUnavailable(reason: "the insert returned no row")
+            }
+            return sequence
+        }
+        // A lone insert is atomic on its own; limits and credits need a transaction.
+        let sequence =
+            gated || charged
+            ? try await database.withTransaction(body) : try await database.withConnection(body)
+        return JobRecord(
+            sequence: sequence, id: job.id, keyID: job.keyID, model: job.model, seed: job.seed, cost: job.cost,
+            state: JobState(maxAttempts: job.maxAttempts), createdAt: now)
+    }
+
+    public func claim(worker: String, lease: TimeInterval) async throws -> ClaimedJob? {
+        let now = clock.now()
+        let sweep = leaseSweepDue(now: now)
+        return try await database.withTransaction { [self] connection in
+            if sweep { try await expireLeases(connection, now: now) }
+            return try await claimNext(connection, worker: worker, lease: lease, now: now)
+        }
+    }
+
+    public func renewLease(jobID: String, worker: String, lease: TimeInterval) async throws -> Bool {
+        let until = clock.now().addingTimeInterval(lease)
+        return try await transition(jobID: jobID, event: .renew(worker: worker, leaseUntil: until))
+    }
+
+    public func complete(jobID: String, worker: String, output: JobOutput, image: [UInt8]) async throws -> Bool {
+        let now = clock.now()
+        return try await database.withTransaction { [self] connection in
+            try await complete(connection, jobID: jobID, worker: worker, output: output, image: image, now: now)
+        }
+    }
+
+    public func complete(
+        jobID: String, worker: String, output: JobOutput, image: [UInt8], claimingNextFor lease: TimeInterval
+    ) async throws -> (completed: Bool, next: ClaimedJob?) {
+        let now = clock.now()
+        let sweep = leaseSweepDue(now: now)
+        return try await database.withTransaction { [self] connection in
+            let completed = try await complete(
+                connection, jobID: jobID, worker: worker, output: output, image: image, now: now)
+            if sweep { try await expireLeases(connection, now: now) }
+            return (completed, try await claimNext(connection, worker: worker, lease: lease, now: now))
+        }
+    }
+
+    public func fail(jobID: String, worker: String, error: String, code: FailureCode) async throws -> Bool {
+        try await transition(jobID: jobID, event: .fail(worker: worker, error: error, code: code))
+    }
+
+    public func release(jobID: String, worker: String) async throws -> Bool {
+        try await transition(jobID: jobID, event: .release(worker: worker))
+    }
+
+    /// Ends every lease at once. Only for a store one node uses: in a cluster, the other
+    /// nodes' running jobs would be taken from them. `nano-banana` never calls it on PostgreSQL.
+    public func expireAllLeases() async throws -> Int {
+        let logger = logger
+        defer { lastLeaseSweep.withLock { $0 = .distantPast } }
+        return try await database.withConnection { connection in
+            try await connection.value(
+                Int.self,
+                """
+                WITH expired AS (
+                    UPDATE jobs SET lease_expires_at = 0 WHERE status = 'PROCESSING' RETURNING 1
+                ) SELECT count(*) FROM expired
+                """, logger: logger) ?? 0
+        }
+    }
+
+    public func job(id: String) async throws -> JobRecord? {
+        let logger = logger
+        return try await database.withConnection { connection in
+            try await connection.rows(
+                "SELECT \(unescaped: JobRecord.postgresColumns) FROM jobs WHERE id = \(id)", logger: logger
+            ).first.map(JobRecord.init(postgres:))
+        }
+    }
+
+    public func queuePosition(of job: JobRecord) async throws -> Int? {
+        guard job.status == .queued else { return nil }
+        let logger = logger
+        return try await database.withConnection { connection in
+            let ahead =
+                try await connection.value(
+                    Int.self, "SELECT count(*) FROM jobs WHERE status = 'QUEUED' AND seq < \(job.sequence)",
+                    logger: logger) ?? 0
+            return ahead + 1
+        }
+    }
+
+    /// Deletes expired jobs and their images in one statement. Rows another node is
+    /// deleting at the same moment are skipped, so each expiry is swept exactly once
+    /// across the cluster.
+    public func deleteFinished(before cutoff: Date, limit: Int) async throws -> [JobRecord] {
+        let logger = logger
+        return try await database.withConnection { connection in
+            try await connection.rows(
+                """
+                WITH doomed AS (
+                    SELECT id FROM jobs WHERE completed_at IS NOT NULL AND completed_at < \(cutoff.timeIntervalSince1970)
+                    ORDER BY completed_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
+                ), gone AS (
+                    DELETE FROM jobs USING doomed WHERE jobs.id = doomed.id RETURNING jobs.*
+                ), images AS (
+                    DELETE FROM blobs USING gone WHERE blobs.key = gone.blob_key
+                ), parameters AS (
+                    DELETE FROM job_parameters USING gone WHERE job_parameters.id = gone.id
+                )
+                SELECT \(unescaped: JobRecord.postgresColumns) FROM gone
+                """, logger: logger
+            ).map(JobRecord.init(postgres:))
+        }
+    }
+
+    public func image(key: String) async throws -> [UInt8]? {
+        let logger = logger
+        return try await database.withConnection { connection in
+            try await connection.value(ByteBuffer.self, "SELECT bytes FROM blobs WHERE key = \(key)", logger: logger)
+                .map { Array($0.readableBytesView) }
+        }
+    }
+
+    public func counts() async throws -> [JobStatus: Int] {
+        let logger = logger
+        return try await database.withConnection { connection in
+            var counts: [JobStatus: Int] = [:]
+            for row in try await connection.rows("SELECT status, count(*) FROM jobs GROUP BY status", logger: logger) {
+                let (status, count) = try row.decode((String, Int).self)
+                if let status = JobStatus(rawValue: status) { counts[status] = count }
+            }
+            return counts
+        }
+    }
+
+    // MARK: - Steps inside a transaction
+
+    private func leaseSweepDue(now: Date) -> Bool {
+        lastLeaseSweep.withLock { last in
+            guard now.timeIntervalSince(last) >= leaseSweepInterval || now < last else { return false }
+            last = now
+            return true
+        }
+    }
+
+    /// Returns jobs whose lease ran out to the queue, or fails them past their attempts.
+    private func expireLeases(_ connection: PostgresConnection, now: Date) async throws {
+        let expired = try await connection.rows(
+            """
+            SELECT \(unescaped: JobRecord.postgresColumns) FROM jobs
+            WHERE status = 'PROCESSING' AND lease_expires_at <= \(now.timeIntervalSince1970)
+            ORDER BY lease_expires_at LIMIT 100 FOR UPDATE SKIP LOCKED
+            """, logger: logger
+        ).map(JobRecord.init(postgres:))
+        for var job in expired {
+            try job.state.apply(.leaseExpired(now: now))
+            try await writeState(connection, job: job, completedAt: job.status == .failed ? now : nil)
+        }
+    }
+
+    private func claimNext(
+        _ connection: PostgresConnection, worker: String, lease: TimeInterval, now: Date
+    )
+        async throws -> ClaimedJob?
+    {
+        guard
+            let row = try await connection.rows(
+                """
+                SELECT \(unescaped: JobRecord.postgresColumns), parameters FROM jobs JOIN job_parameters USING (id)
+                WHERE status = 'QUEUED' ORDER BY seq LIMIT 1 FOR UPDATE OF jobs SKIP LOCKED
+                """, logger: logger
+            ).first
+        else { return nil }
+        var job = try JobRecord(postgres: row)
+        let parameters = try row.makeRandomAccess()[24].decode(String.self)
+        try job.state.apply(.claim(worker: worker, leaseUntil: now.addingTimeInterval(lease)))
+        job.startedAt = now
+        try await writeState(connection, job: job, startedAt: now)
+        return ClaimedJob(record: job, parameters: parameters)
+    }
+
+    private func complete(
+        _ connection: PostgresConnection, jobID: String, worker: String, output: JobOutput, image: [UInt8], now: Date
+    ) async throws -> Bool {
+        guard var job = try await lockedJob(connection, id: jobID) else { return false }
+        do { try job.state.apply(.complete(worker: worker)) } catch { return false }
+        try await writeState(connection, job: job, completedAt: now, output: (output, image))
+        return true
+    }
+
+    private func transition(jobID: String, event: JobState.Event) async throws -> Bool {
+        let now = clock.now()
+        return try await database.withTransaction { [self] connection in
+            guard var job = try await lockedJob(connection, id: jobID) else { return false }
+            do { try job.state.apply(event) } catch { return false }
+            try await writeState(connection, job: job, completedAt: job.status.isTerminal ? now : nil)
+            return true
+        }
+    }
+
+    private func lockedJob(_ connection: PostgresConnection, id: String) async throws -> JobRecord? {
+        try await connection.rows(
+            "SELECT \(unescaped: JobRecord.postgresColumns) FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger
+        ).first.map(JobRecord.init(postgres:))
+    }
+
+    /// Writes the state in one statement; a job that has just ended also stores its image
+    /// (when COMPLETED), drops its parameters and is announced, and its credits are settled
+    /// or refunded, all in the caller's transaction.
+    private func writeState(
+        _ connection: PostgresConnection, job: JobRecord, startedAt: Date? = nil, completedAt: Date? = nil,
+        output: (JobOutput, [UInt8])? = nil
+    ) async throws {
+        let state = job.state
+        var sql = SQLBuilder()
+        var assignments = """
+            status = \(sql.bind(state.status.rawValue)), attempts = \(sql.bind(state.attempts)), \
+            worker_id = \(sql.bind(state.workerID)), \
+            lease_expires_at = \(sql.bind(state.leaseExpiresAt?.timeIntervalSince1970)), \
+            error = \(sql.bind(state.error)), error_code = \(sql.bind(state.failureCode?.rawValue)), \
+            started_at = COALESCE(\(sql.bind(startedAt?.timeIntervalSince1970)), started_at), \
+            completed_at = COALESCE(\(sql.bind(completedAt?.timeIntervalSince1970)), completed_at)
+            """
+        let id = sql.bind(job.id)
+        guard state.status.isTerminal else {
+            let text = "UPDATE jobs SET \(assignments) WHERE id = \(id)"
+            try await connection.query(sql.query(text), logger: logger)
+            return
+        }
+        var image = ""
+        if let (output, bytes) = output {
+            let key = sql.bind(output.blobKey)
+            assignments += """
+                , blob_key = \(key), output_format = \(sql.bind(output.format.rawValue)), \
+                width = \(sql.bind(output.width)), height = \(sql.bind(output.height)), text = \(sql.bind(output.text)), \
+                engine = \(sql.bind(output.engine)), inference_time = \(sql.bind(output.inferenceTime)), \
+                usage = \(sql.bind(SQLiteJobStore.encodeUsage(output.usage)))
+                """
+            image = """
+                image AS (
+                    INSERT INTO blobs (key, bytes) VALUES (\(key), \(sql.bind(ByteBuffer(bytes: bytes))))
+                    ON CONFLICT (key) DO UPDATE SET bytes = EXCLUDED.bytes
+                ),
+                """
+        }
+        // Bind first, then take the query: `sql.query(…)` would copy `sql` before its
+        // argument's binds were added.
+        let text = """
+            WITH \(image) state AS (
+                UPDATE jobs SET \(assignments) WHERE id = \(id)
+            ), parameters AS (
+                DELETE FROM job_parameters WHERE id = \(id)
+            )
+            SELECT pg_notify(\(sql.bind(channel)), \(sql.bind(PostgresEvents.finishedPayload(job.id))))
+            """
+        try await connection.query(sql.query(text), logger: logger)
+        if job.cost > 0 {
+            try await PostgresCredits.finish(
+                connection, keyID: job.keyID, price: job.cost, requestID: job.id,
+                completed: state.status == .completed, now: completedAt ?? clock.now(), logger: logger)
+        }
+    }
+}
+
+/// Builds a statement whose shape depends on the case, numbering its parameters as they
+/// are bound: `"… = \(sql.bind(value))"`, then ``query(_:)``.
+struct SQLBuilder {
+    private var binds = PostgresBindings()
+
+    /// Binds a value (or NULL) and returns its placeholder.
+    mutating func bind<Value: PostgresDynamicTypeEncodable>(_ value: Value?) -> String {
+        if let value { binds.append(value, context: .default) } else { binds.appendNull() }
+        return "$\(binds.count)"
+    }
+
+    func query(_ sql: String) -> PostgresQuery {
+        PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+}
