@@ -11,6 +11,8 @@ packages=(
     libsqlite3-dev      # the embedded store (GRDB)
     pkg-config          # finds the three libraries above
     python3-venv        # the segmind SDK suite's virtualenv
+    postgresql-15       # the cluster store's tests start throwaway servers (scripts/postgres.sh)
+    postgresql-client-15 # psql, for the cluster tests' checks
 )
 
 missing=()

@@ -31,6 +31,8 @@ public final class PostgresDatabase: Sendable {
     }
 
     private let runner = Mutex<Task<Void, Never>?>(nil)
+    /// Set by a failure to reach the database, cleared by the next success.
+    private let degraded = Atomic<Bool>(false)
 
     /// Starts the connection pool in the background (once); queries wait for it.
     public func start() {
@@ -38,6 +40,12 @@ public final class PostgresDatabase: Sendable {
         runner.withLock { runner in
             if runner == nil { runner = Task { await client.run() } }
         }
+    }
+
+    /// Notes that the database was found unreachable (by the event listener, say), so that
+    /// callers stop waiting long for connections until one succeeds again.
+    func markUnreachable() {
+        degraded.store(true, ordering: .relaxed)
     }
 
     /// Closes the pool's connections; later operations fail as unavailable.
@@ -107,12 +115,13 @@ public final class PostgresDatabase: Sendable {
     {
         let race = LeaseRace<T>()
         let client = self.client
-        let timeout = operationTimeout
+        // While the database is known to be down, callers learn it within a second.
+        let timeout = degraded.load(ordering: .relaxed) ? min(operationTimeout, .seconds(1)) : operationTimeout
         return try await withCheckedThrowingContinuation { continuation in
             race.start(continuation)
             let timer = Task {
                 try await Task.sleep(for: timeout)
-                race.abandon()
+                if race.abandon() { self.degraded.store(true, ordering: .relaxed) }
             }
             race.setWork(
                 Task {
@@ -121,9 +130,12 @@ public final class PostgresDatabase: Sendable {
                             guard race.begin() else { throw CancellationError() }
                             return try await body(connection)
                         }
+                        self.degraded.store(false, ordering: .relaxed)
                         race.finish(.success(value))
                     } catch {
-                        race.finish(.failure(Self.translate(error)))
+                        let translated = Self.translate(error)
+                        if translated is StoreUnavailable { self.degraded.store(true, ordering: .relaxed) }
+                        race.finish(.failure(translated))
                     }
                     timer.cancel()
                 })
@@ -223,7 +235,8 @@ private final class LeaseRace<T: Sendable>: Sendable {
 
     /// The deadline: abandons a waiting operation (cancelling its wait for a connection)
     /// and fails the caller.
-    func abandon() {
+    @discardableResult
+    func abandon() -> Bool {
         let (continuation, work) = state.withLock {
             state -> (CheckedContinuation<T, any Error>?, Task<Void, Never>?) in
             guard state.phase == .waiting else { return (nil, nil) }
@@ -233,6 +246,7 @@ private final class LeaseRace<T: Sendable>: Sendable {
         }
         continuation?.resume(throwing: StoreUnavailable(reason: "no database connection within the deadline"))
         work?.cancel()
+        return continuation != nil
     }
 
     func finish(_ result: Result<T, any Error>) {

@@ -62,6 +62,7 @@ public struct PostgresEvents: Sendable {
                 }
             } catch {
                 if Task.isCancelled { return }
+                if PostgresDatabase.translate(error) is StoreUnavailable { database.markUnreachable() }
                 if !wasDown {
                     logger.warning(
                         "Lost the cluster event listener; polling until it is back",
