@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for the tests: loopback TCP only, trust auth,
-# durability off (fsync, synchronous_commit, full_page_writes), 300 connections.
+# durability off (fsync, synchronous_commit, full_page_writes; PG_DURABLE=1 keeps it on),
+# 300 connections.
 #
 #   scripts/postgres.sh start DIR    # prints postgres://postgres@127.0.0.1:PORT/nanobanana
 #   scripts/postgres.sh stop DIR     # fast shutdown; fine if it is not running
@@ -15,6 +16,9 @@
 set -euo pipefail
 
 DB=nanobanana
+# Tests trade durability for speed; benchmarks set PG_DURABLE=1 to measure a real setup.
+durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+if [[ "${PG_DURABLE:-0}" == 1 ]]; then durability=""; fi
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 
 die() {
@@ -122,7 +126,7 @@ start() {
         local before
         before=$(wc -c <"$DIR/postgres.log")
         if as_owner "$PG_BIN/pg_ctl" -D "$DIR/data" -w -t 30 -l "$DIR/postgres.log" \
-            -o "-h 127.0.0.1 -p $port $sockopt -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+            -o "-h 127.0.0.1 -p $port $sockopt $durability -c max_connections=300" \
             start >"$DIR/pg_ctl.out" 2>&1; then
             break
         fi

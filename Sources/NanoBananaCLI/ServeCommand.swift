@@ -48,7 +48,14 @@ struct ServeCommand: AsyncParsableCommand {
             if let publicURL { configuration.publicBaseURL = publicURL }
             if let syncTimeout { configuration.syncTimeout = syncTimeout }
         }
-        if configuration.storeURL != nil && configuration.runsWorkers == false { configuration.workers = 0 }
+        if !configuration.runsWorkers {
+            guard configuration.storeURL != nil else {
+                throw ValidationError(
+                    "--no-workers needs a shared store (--store postgres://…) that `nano-banana worker` nodes also use; with the embedded store nothing else could run the jobs."
+                )
+            }
+            configuration.workers = 0
+        }
         let logger = node.logger()
         let components = try await node.openComponents(configuration, logger: logger)
         logger.info(
