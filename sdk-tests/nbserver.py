@@ -55,6 +55,10 @@ class NanoBananaServer:
         self.log_path = self.data_dir.parent / f"{name}.log"
         self.proc: subprocess.Popen | None = None
         self.key: str | None = None
+        # False for servers that print no first-run key (a PostgreSQL store that
+        # already has keys): start() then leaves .key alone.
+        self.expect_key = True
+        self.cwd: Path | None = None  # the process's working directory (None: ours)
         self._log = None
         self.starts = 0
         STARTED.append(self)
@@ -72,10 +76,22 @@ class NanoBananaServer:
         self._log.write(f"\n===== start #{self.starts} on port {self.port} =====\n".encode())
         self._log.flush()
         offset = self._log.tell()
-        cmd = [BIN, "serve", "--host", "127.0.0.1", "--port", str(self.port),
-               "--data-dir", str(self.data_dir), *self.args]
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=self.env)
+        self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=self.env, cwd=self.cwd)
+        self.wait_ready(offset, timeout)
+        if self.key is None and self.expect_key:
+            self.key = self._read_key(offset)
+        return self
+
+    def command(self) -> list[str]:
+        """The command line start() runs (subclasses run other subcommands)."""
+        return [BIN, "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                "--data-dir", str(self.data_dir), *self.args]
+
+    def wait_ready(self, offset: int, timeout: float) -> None:
+        """Block until the process just started answers GET /healthz with 200
+        (`offset`: where its output starts in the log); kill it and raise with
+        the log tail if it exits or is not ready within `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -83,16 +99,13 @@ class NanoBananaServer:
             try:
                 r = httpx.get(self.base + "/healthz", timeout=2)
                 if r.status_code == 200 and r.json().get("status") == "ok":
-                    break
+                    return
             except (httpx.HTTPError, ValueError):
                 pass
             if time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError(f"server {self.name} not healthy within {timeout}s\n{self.tail()}")
             time.sleep(0.1)
-        if self.key is None:
-            self.key = self._read_key(offset)
-        return self
 
     def _read_key(self, offset: int) -> str:
         deadline = time.monotonic() + 10
@@ -138,6 +151,21 @@ class NanoBananaServer:
                 self.proc.send_signal(signal.SIGKILL)
                 self.proc.wait(timeout=10)
         self._close_log()
+
+    def terminate(self, grace: float = 15.0) -> int | None:
+        """SIGTERM (a graceful stop: drain), SIGKILL after `grace` seconds;
+        returns the exit code (negative: killed by that signal)."""
+        self.stop(grace)
+        return self.returncode
+
+    def restart(self, grace: float = 15.0, timeout: float = 60.0) -> "NanoBananaServer":
+        """SIGTERM, then start again: same port, data dir, arguments and log."""
+        self.stop(grace)
+        return self.start(timeout)
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
 
     def _close_log(self) -> None:
         if self._log is not None:

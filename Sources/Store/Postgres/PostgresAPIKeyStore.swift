@@ -37,7 +37,7 @@ public final class PostgresAPIKeyStore: APIKeyStore {
             id: "key_" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16)).lowercased(),
             name: trimmed, prefix: String(secret.prefix(10)), createdAt: now)
         try await changing { connection, logger in
-            try await connection.query(
+            try await connection.run(
                 """
                 INSERT INTO api_keys (id, name, key_hash, prefix, created_at)
                 VALUES (\(key.id), \(key.name), \(APIKeySecret.hash(secret)), \(key.prefix), \(now.timeIntervalSince1970))
@@ -65,7 +65,7 @@ public final class PostgresAPIKeyStore: APIKeyStore {
             var key = try await Self.find(connection, reference, logger: logger)
             if key.revokedAt == nil {
                 key.revokedAt = now
-                try await connection.query(
+                try await connection.run(
                     "UPDATE api_keys SET revoked_at = \(now.timeIntervalSince1970) WHERE id = \(key.id)",
                     logger: logger)
             }
@@ -124,7 +124,7 @@ public final class PostgresAPIKeyStore: APIKeyStore {
         }
         return try await changing { connection, logger in
             let key = try await Self.find(connection, reference, logger: logger)
-            try await connection.query(
+            try await connection.run(
                 """
                 UPDATE api_keys SET rpm = COALESCE(\(requestsPerMinute), rpm), burst = COALESCE(\(burst), burst),
                 max_in_flight = COALESCE(\(maxInFlight), max_in_flight), bucket_tokens = NULL, bucket_updated_at = NULL
@@ -140,16 +140,16 @@ public final class PostgresAPIKeyStore: APIKeyStore {
         try await changing { connection, logger in
             let key = try await Self.find(connection, reference, logger: logger)
             if let role {
-                try await connection.query(
+                try await connection.run(
                     "UPDATE api_keys SET role = \(role.rawValue) WHERE id = \(key.id)", logger: logger)
             }
             if let allowedModels {
-                try await connection.query(
+                try await connection.run(
                     "UPDATE api_keys SET models = \(allowedModels?.joined(separator: ",")) WHERE id = \(key.id)",
                     logger: logger)
             }
             if let disabled {
-                try await connection.query(
+                try await connection.run(
                     "UPDATE api_keys SET disabled = \(disabled) WHERE id = \(key.id)", logger: logger)
             }
             return try await Self.find(connection, key.id, logger: logger)
@@ -164,7 +164,7 @@ public final class PostgresAPIKeyStore: APIKeyStore {
         let channel = database.channel
         let value = try await database.withTransaction { connection in
             let value = try await body(connection, logger)
-            try await connection.query(
+            try await connection.run(
                 "SELECT pg_notify(\(channel), \(PostgresEvents.keysPayload))", logger: logger)
             return value
         }
@@ -213,7 +213,7 @@ extension PostgresDatabase {
         let candidate = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
         let logger = logger
         return try await withConnection { connection in
-            try await connection.query(
+            try await connection.run(
                 """
                 INSERT INTO settings (name, value) VALUES ('signing_secret', \(ByteBuffer(bytes: candidate)))
                 ON CONFLICT (name) DO NOTHING

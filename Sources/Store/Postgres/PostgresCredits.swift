@@ -31,7 +31,7 @@ enum PostgresCredits {
         logger: Logger
     ) async throws {
         let refund = completed ? 0 : price
-        try await connection.query(
+        try await connection.run(
             """
             WITH reservation AS (
                 SELECT 1 FROM credit_ledger WHERE request_id = \(requestID) AND kind = 'reserve' AND key_id = \(keyID)
@@ -50,7 +50,7 @@ enum PostgresCredits {
         _ connection: PostgresConnection, keyID: String, amount: Int, kind: CreditLedgerEntry.Kind, now: Date,
         logger: Logger
     ) async throws {
-        try await connection.query(
+        try await connection.run(
             """
             WITH balance AS (
                 UPDATE api_keys SET credits = COALESCE(credits, 0) + \(amount) WHERE id = \(keyID) RETURNING credits
@@ -85,11 +85,31 @@ enum PostgresCredits {
     }
 }
 
-/// ``SubmitGate``'s limits in PostgreSQL. The key's row is locked first, so that two nodes
-/// admitting the same key's requests at once take turns: its bucket and its count of jobs
-/// in flight are exact across the cluster. The queue-length bound is approximate by the
-/// submissions other keys commit at the same moment.
+/// ``SubmitGate``'s limits in PostgreSQL. For a key's own limits its row is locked first,
+/// so that two nodes admitting the same key's requests at once take turns: its bucket and
+/// its count of jobs in flight are exact across the cluster. The queue-length bound is
+/// approximate by the submissions committing at the same moment.
 enum PostgresSubmitGate {
+    /// Refuses a submission while at least `limit` jobs are QUEUED. As in SQLite, the span
+    /// of sequence numbers from the oldest QUEUED job to the newest job bounds the count
+    /// from above for two index lookups; only a span that reaches the limit is counted.
+    static func checkQueueLength(_ connection: PostgresConnection, limit: Int, logger: Logger) async throws {
+        let span =
+            try await connection.value(
+                Int64?.self,
+                "SELECT (SELECT max(seq) FROM jobs) - (SELECT min(seq) FROM jobs WHERE status = 'QUEUED') + 1",
+                logger: logger) ?? nil
+        guard let span, span >= Int64(limit) else { return }
+        let queued =
+            try await connection.value(
+                Int.self, "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE status = 'QUEUED' LIMIT \(limit)) q",
+                logger: logger) ?? 0
+        if queued >= limit {
+            throw RateLimited(limit: .queueLength, value: limit, retryAfter: 5)
+        }
+    }
+
+    /// A key's rate and in-flight limits.
     static func admit(
         _ connection: PostgresConnection, keyID: String, limits: SubmitLimits, now: Date, logger: Logger
     ) async throws {
@@ -98,16 +118,6 @@ enum PostgresSubmitGate {
                 "SELECT bucket_tokens, bucket_updated_at FROM api_keys WHERE id = \(keyID) FOR UPDATE", logger: logger
             ).first
         else { return }
-        if limits.maxQueueLength > 0 {
-            let queued =
-                try await connection.value(
-                    Int.self,
-                    "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE status = 'QUEUED' LIMIT \(limits.maxQueueLength)) q",
-                    logger: logger) ?? 0
-            if queued >= limits.maxQueueLength {
-                throw RateLimited(limit: .queueLength, value: limits.maxQueueLength, retryAfter: 5)
-            }
-        }
         if limits.maxInFlight > 0 {
             let inFlight =
                 try await connection.value(
@@ -130,7 +140,7 @@ enum PostgresSubmitGate {
         if let wait = bucket.take(now: now, perMinute: limits.perMinute, burst: limits.burst) {
             throw RateLimited(limit: .requestsPerMinute, value: limits.perMinute, retryAfter: wait)
         }
-        try await connection.query(
+        try await connection.run(
             """
             UPDATE api_keys SET bucket_tokens = \(bucket.tokens), bucket_updated_at = \(bucket.updatedAt.timeIntervalSince1970)
             WHERE id = \(keyID)

@@ -15,6 +15,8 @@ public final class PostgresDatabase: Sendable {
     /// How long an operation may wait for a connection before the store is declared
     /// unavailable. Once it has one, a query fails as soon as the connection does.
     let operationTimeout: Duration
+    /// How long an operation may take in all, once it has its connection (8 s).
+    let runningTimeout: Duration = .seconds(8)
     /// The channel for ``PostgresEvents``: one per schema, so deployments sharing a
     /// database do not wake each other.
     let channel: String
@@ -77,18 +79,18 @@ public final class PostgresDatabase: Sendable {
         let schema = location.schema
         try await withTransaction { connection in
             // Nodes starting together take turns, from the schema on.
-            try await connection.query("SELECT pg_advisory_xact_lock(7318270411)", logger: logger)
+            try await connection.run("SELECT pg_advisory_xact_lock(7318270411)", logger: logger)
             if let schema {
-                try await connection.query(
+                try await connection.run(
                     PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"), logger: logger)
             }
-            try await connection.query(
+            try await connection.run(
                 """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
                 """, logger: logger)
             var applied = Set<String>()
-            for try await version in try await connection.query(
+            for try await version in try await connection.run(
                 "SELECT version FROM schema_migrations", logger: logger
             ).decode(String.self) {
                 applied.insert(version)
@@ -96,9 +98,9 @@ public final class PostgresDatabase: Sendable {
             for migration in PostgresMigrations.all where !applied.contains(migration.version) {
                 // One statement per query: the extended protocol takes no lists.
                 for statement in migration.statements {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
-                try await connection.query(
+                try await connection.run(
                     "INSERT INTO schema_migrations (version) VALUES (\(migration.version))", logger: logger)
                 logger.info("Applied a schema migration", metadata: ["version": "\(migration.version)"])
             }
@@ -106,8 +108,11 @@ public final class PostgresDatabase: Sendable {
     }
 
     /// Runs `body` on a pooled connection. Fails with ``StoreUnavailable`` when no connection
-    /// comes within ``operationTimeout`` (the body then never runs), or when the connection
-    /// fails; errors the body throws itself pass through unchanged.
+    /// comes within ``operationTimeout`` (the body then never runs), when the connection
+    /// fails, or when the body has not finished ``runningTimeout`` after the call (a
+    /// statement on a connection that died unnoticed); errors the body throws itself pass
+    /// through unchanged. A transaction abandoned that way cannot commit afterwards unless
+    /// the connection was in fact alive; a database that slow is reported unavailable.
     func withConnection<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws
@@ -121,7 +126,14 @@ public final class PostgresDatabase: Sendable {
             race.start(continuation)
             let timer = Task {
                 try await Task.sleep(for: timeout)
-                if race.abandon() { self.degraded.store(true, ordering: .relaxed) }
+                if race.abandon() {
+                    self.degraded.store(true, ordering: .relaxed)
+                    return
+                }
+                // Running: a connection that dies mid-operation has been seen to leave its
+                // query unanswered, so a running operation gets a bound too.
+                try await Task.sleep(for: self.runningTimeout - timeout)
+                if race.abandon(running: true) { self.degraded.store(true, ordering: .relaxed) }
             }
             race.setWork(
                 Task {
@@ -150,13 +162,13 @@ public final class PostgresDatabase: Sendable {
     {
         let logger = self.logger
         return try await withConnection { connection in
-            try await connection.query("BEGIN", logger: logger)
+            try await connection.run("BEGIN", logger: logger)
             do {
                 let value = try await body(connection)
-                try await connection.query("COMMIT", logger: logger)
+                try await connection.run("COMMIT", logger: logger)
                 return value
             } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
+                _ = try? await connection.run("ROLLBACK", logger: logger)
                 throw error
             }
         }
@@ -235,16 +247,20 @@ private final class LeaseRace<T: Sendable>: Sendable {
 
     /// The deadline: abandons a waiting operation (cancelling its wait for a connection)
     /// and fails the caller.
+    /// - Parameter running: give up on an operation that has started, too.
     @discardableResult
-    func abandon() -> Bool {
+    func abandon(running: Bool = false) -> Bool {
         let (continuation, work) = state.withLock {
             state -> (CheckedContinuation<T, any Error>?, Task<Void, Never>?) in
-            guard state.phase == .waiting else { return (nil, nil) }
+            guard state.phase == .waiting || (running && state.phase == .running) else { return (nil, nil) }
             state.phase = .abandoned
             defer { state.continuation = nil }
             return (state.continuation, state.work)
         }
-        continuation?.resume(throwing: StoreUnavailable(reason: "no database connection within the deadline"))
+        continuation?.resume(
+            throwing: StoreUnavailable(
+                reason: running
+                    ? "the database did not answer within the deadline" : "no database connection within the deadline"))
         work?.cancel()
         return continuation != nil
     }

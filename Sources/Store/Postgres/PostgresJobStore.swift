@@ -33,7 +33,8 @@ public final class PostgresJobStore: JobStore {
         let now = clock.now()
         let logger = logger
         let channel = channel
-        let gated = job.limits.map { $0.perMinute > 0 || $0.maxInFlight > 0 || $0.maxQueueLength > 0 } ?? false
+        let limits = job.limits ?? SubmitLimits(perMinute: 0, burst: 0, maxInFlight: 0, maxQueueLength: 0)
+        let keyLimited = limits.perMinute > 0 || limits.maxInFlight > 0
         let charged = job.metered && job.cost > 0
         let insert: PostgresQuery = """
             WITH job AS (
@@ -47,7 +48,10 @@ public final class PostgresJobStore: JobStore {
             SELECT seq, pg_notify(\(channel), \(PostgresEvents.queuedPayload)) FROM job
             """
         let body: @Sendable (PostgresConnection) async throws -> Int64 = { connection in
-            if let limits = job.limits, gated {
+            if limits.maxQueueLength > 0 {
+                try await PostgresSubmitGate.checkQueueLength(connection, limit: limits.maxQueueLength, logger: logger)
+            }
+            if keyLimited {
                 try await PostgresSubmitGate.admit(
                     connection, keyID: job.keyID, limits: limits, now: now, logger: logger)
             }
@@ -60,9 +64,9 @@ public final class PostgresJobStore: JobStore {
             }
             return sequence
         }
-        // A lone insert is atomic on its own; limits and credits need a transaction.
+        // A lone insert is atomic on its own; a key's limits and credits need a transaction.
         let sequence =
-            gated || charged
+            keyLimited || charged
             ? try await database.withTransaction(body) : try await database.withConnection(body)
         return JobRecord(
             sequence: sequence, id: job.id, keyID: job.keyID, model: job.model, seed: job.seed, cost: job.cost,
@@ -217,24 +221,38 @@ public final class PostgresJobStore: JobStore {
         }
     }
 
+    /// Takes the oldest QUEUED job in one statement: the busiest query of a cluster. The
+    /// assignments are ``JobState``'s `.claim` transition (QUEUED → PROCESSING, one more
+    /// attempt, this worker, the lease), written in SQL so the row is found, locked and
+    /// updated in one round trip; the result is checked against the state machine.
     private func claimNext(
         _ connection: PostgresConnection, worker: String, lease: TimeInterval, now: Date
     )
         async throws -> ClaimedJob?
     {
+        let until = now.addingTimeInterval(lease)
         guard
             let row = try await connection.rows(
                 """
-                SELECT \(unescaped: JobRecord.postgresColumns), parameters FROM jobs JOIN job_parameters USING (id)
-                WHERE status = 'QUEUED' ORDER BY seq LIMIT 1 FOR UPDATE OF jobs SKIP LOCKED
+                WITH next AS (
+                    SELECT id FROM jobs WHERE status = 'QUEUED' ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED
+                )
+                UPDATE jobs SET status = 'PROCESSING', attempts = jobs.attempts + 1, worker_id = \(worker),
+                lease_expires_at = \(until.timeIntervalSince1970), started_at = \(now.timeIntervalSince1970)
+                FROM next WHERE jobs.id = next.id
+                RETURNING \(unescaped: JobRecord.qualifiedPostgresColumns),
+                (SELECT parameters FROM job_parameters WHERE job_parameters.id = jobs.id)
                 """, logger: logger
             ).first
         else { return nil }
-        var job = try JobRecord(postgres: row)
-        let parameters = try row.makeRandomAccess()[24].decode(String.self)
-        try job.state.apply(.claim(worker: worker, leaseUntil: now.addingTimeInterval(lease)))
-        job.startedAt = now
-        try await writeState(connection, job: job, startedAt: now)
+        let job = try JobRecord(postgres: row)
+        var expected = JobState(
+            status: .queued, attempts: job.state.attempts - 1, maxAttempts: job.state.maxAttempts, workerID: nil,
+            leaseExpiresAt: nil, error: job.state.error)
+        expected.failureCode = job.state.failureCode
+        try expected.apply(.claim(worker: worker, leaseUntil: Date(timeIntervalSince1970: until.timeIntervalSince1970)))
+        assert(expected == job.state, "the claim statement and JobState.claim disagree")
+        let parameters = try row.makeRandomAccess()[24].decode(String?.self) ?? "{}"
         return ClaimedJob(record: job, parameters: parameters)
     }
 
@@ -283,7 +301,7 @@ public final class PostgresJobStore: JobStore {
         let id = sql.bind(job.id)
         guard state.status.isTerminal else {
             let text = "UPDATE jobs SET \(assignments) WHERE id = \(id)"
-            try await connection.query(sql.query(text), logger: logger)
+            try await connection.run(sql.query(text), logger: logger)
             return
         }
         var image = ""
@@ -312,7 +330,7 @@ public final class PostgresJobStore: JobStore {
             )
             SELECT pg_notify(\(sql.bind(channel)), \(sql.bind(PostgresEvents.finishedPayload(job.id))))
             """
-        try await connection.query(sql.query(text), logger: logger)
+        try await connection.run(sql.query(text), logger: logger)
         if job.cost > 0 {
             try await PostgresCredits.finish(
                 connection, keyID: job.keyID, price: job.cost, requestID: job.id,

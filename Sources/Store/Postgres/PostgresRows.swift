@@ -4,9 +4,17 @@ import NanoBananaAPI
 import PostgresNIO
 
 extension PostgresConnection {
+    /// Runs a statement. A statement written to a connection that has already closed is
+    /// never answered (PostgresNIO 1.33 drops it), so a closed connection fails first.
+    @discardableResult
+    func run(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+        guard !isClosed else { throw StoreUnavailable(reason: "the database connection closed") }
+        return try await self.query(query, logger: logger)
+    }
+
     /// All rows of a query.
     func rows(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
-        try await self.query(query, logger: logger).collect()
+        try await run(query, logger: logger).collect()
     }
 
     /// The first column of the first row, if any.
@@ -19,6 +27,10 @@ extension PostgresConnection {
 extension JobRecord {
     /// The columns `init(postgres:)` reads, by position (the SQLite store's order).
     static let postgresColumns = JobRecord.columns
+
+    /// ``postgresColumns`` qualified by the `jobs` table, for statements that join it.
+    static let qualifiedPostgresColumns = postgresColumns.split(separator: ",")
+        .map { "jobs." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
 
     init(postgres row: PostgresRow) throws {
         let cells = row.makeRandomAccess()
