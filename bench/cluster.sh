@@ -8,7 +8,9 @@
 # zero-latency null engine, in a schema of their own. Two loads, each bounded by its
 # duration: 32 connections each running submit → poll → result (throughput), then one
 # connection doing the same (an idle cluster's wake-up time). Submit→claim is read from
-# the jobs themselves (started_at - created_at), as p50/p99. Everything is stopped at the end.
+# the jobs themselves (started_at - created_at), as p50/p99. Before those, the workers'
+# own ceiling: the queue is filled with no worker running, then the worker nodes start and
+# the time to empty it is taken. Everything is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,11 +57,25 @@ for count in "${counts[@]}"; do
     "$bin" serve --store "$url" --no-workers --port "$port" --engine null --log-level warning \
         >"$pgdir/api.log" 2>&1 &
     pids+=($!)
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+
+    # Drain: fill the queue with no worker running, then time the worker nodes emptying it.
+    wrk -t 2 -c 16 -d 5s -s bench/submit.lua "http://127.0.0.1:$port" >/dev/null
+    queued=$(psql "$base_url" -At -c "SET search_path = $schema" -c "SELECT count(*) FROM jobs" | tail -1)
+    started=$(date +%s.%N)
     for n in $(seq 1 "$count"); do
         "$bin" worker --store "$url" --workers 4 --engine null --log-level warning >"$pgdir/worker$n.log" 2>&1 &
         pids+=($!)
     done
-    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+    for _ in $(seq 1 1200); do
+        left=$(psql "$base_url" -At -c "SET search_path = $schema" \
+            -c "SELECT count(*) FROM jobs WHERE status IN ('QUEUED', 'PROCESSING')" | tail -1)
+        [[ $left == 0 ]] && break
+        sleep 0.1
+    done
+    drained=$(date +%s.%N)
+    echo "=== $count worker node(s) × 4 workers draining $queued queued jobs (no other load)"
+    echo "    $(python3 -c "print(round($queued / ($drained - $started)))") jobs/s (including the nodes' start-up)"
     sleep 1
 
     since=$(date +%s.%N)
