@@ -82,3 +82,19 @@ def slow_server(tmp_path_factory):
     srv = _serve(tmp_path_factory, "slow", ["--preview-latency", "3", "--sync-timeout", "1", "--workers", "2"])
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path, request):
+    """A PostgreSQL of the test's own (named after its module) and the nodes the test
+    starts on it; all of them are stopped at the end, whatever happens."""
+    from pgcluster import Cluster, PgCluster
+
+    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    pg = PgCluster(f"{name}-pg", keep_log_in=tmp_path)
+    c = Cluster(tmp_path, pg)
+    try:
+        pg.start()
+        yield c
+    finally:
+        c.close()

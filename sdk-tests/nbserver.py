@@ -26,6 +26,15 @@ KEY_LINE = re.compile(r"^\s+(nb_\S+)$")
 STARTED: list["NanoBananaServer"] = []
 
 
+def log_tail(path: Path, lines: int = 40) -> str:
+    """The last `lines` lines of a log file, headed by its path, for failure messages."""
+    try:
+        text = Path(path).read_text("utf-8", "replace")
+    except OSError:
+        return f"(no log at {path})"
+    return f"--- last {lines} lines of {path} ---\n" + "\n".join(text.splitlines()[-lines:])
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -173,8 +182,4 @@ class NanoBananaServer:
             self._log = None
 
     def tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text("utf-8", "replace")
-        except OSError:
-            return f"(no log at {self.log_path})"
-        return f"--- last {lines} lines of {self.log_path} ---\n" + "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines)

@@ -18,7 +18,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from nbserver import BIN, REPO, STARTED, NanoBananaServer, clean_env
+from nbserver import BIN, REPO, STARTED, NanoBananaServer, clean_env, log_tail
 
 SCRIPT = REPO / "scripts" / "postgres.sh"
 PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
@@ -142,11 +142,7 @@ class PgCluster:
         return int(self.psql(sql) or 0)
 
     def tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text("utf-8", "replace")
-        except OSError:
-            return f"(no log at {self.log_path})"
-        return f"--- last {lines} lines of {self.log_path} ---\n" + "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
 
 
 @atexit.register

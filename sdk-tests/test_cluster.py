@@ -17,7 +17,7 @@ from segmind.exceptions import SegmindError
 from segmind.v2 import AsyncJob
 
 from imgutil import JPEG_MAGIC, jpeg_size
-from pgcluster import Cluster, PgCluster, check_ledger, create_key, worker_support
+from pgcluster import check_ledger, create_key, worker_support
 
 pytestmark = pytest.mark.skipif(worker_support() is not None, reason=str(worker_support()))
 
@@ -31,16 +31,6 @@ DEADLINE = 240  # seconds for the whole run, submit to all terminal
 POLL_BATCH = 48  # status polls per round (every 0.3 s): enough to follow, not a load of its own
 RETRY_WINDOW = 60  # seconds one request may keep failing (connection refused, 503) before the test fails
 
-
-@pytest.fixture
-def cluster(tmp_path):
-    pg = PgCluster("cluster-pg", keep_log_in=tmp_path)
-    c = Cluster(tmp_path, pg)
-    try:
-        pg.start()
-        yield c
-    finally:
-        c.close()
 
 
 class Traffic:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from pgcluster import Cluster, PgCluster, check_ledger, create_key, worker_support
+from pgcluster import check_ledger, create_key, worker_support
 
 pytestmark = pytest.mark.skipif(worker_support() is not None, reason=str(worker_support()))
 
@@ -25,16 +25,6 @@ OUTAGE = 4.0  # seconds PostgreSQL stays down at least (longer if a probe waits 
 SLOW = 10.0  # no request may take longer, outage or not
 LOAD_THREADS = 4
 
-
-@pytest.fixture
-def cluster(tmp_path):
-    pg = PgCluster("outage-pg", keep_log_in=tmp_path)
-    c = Cluster(tmp_path, pg)
-    try:
-        pg.start()
-        yield c
-    finally:
-        c.close()
 
 
 @dataclass

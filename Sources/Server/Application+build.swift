@@ -92,6 +92,12 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
     let router = Router(context: APIRequestContext.self)
     router.add(middleware: JSONErrorMiddleware(maxBodyBytes: configuration.maxBodyBytes))
     router.get("healthz") { _, _ in Response.json(["status": "ok"]) }
+    // Readiness for a load balancer: the process is up *and* reaches its store (503 with a
+    // JSON error otherwise, through the error middleware).
+    router.get("readyz") { _, _ in
+        try await components.checkStore()
+        return Response.json(["status": "ok"])
+    }
     FilesController(jobs: components.jobs, signer: components.signer, clock: components.clock).addRoutes(to: router)
 
     let authenticated = APIKeyMiddleware(keys: components.keys)

@@ -151,6 +151,14 @@ extension ServerComponents {
         return try await jobs.job(id: jobID)
     }
 
+    /// Throws ``StoreUnavailable`` when the store cannot be reached now.
+    public func checkStore() async throws {
+        switch backend {
+        case .sqlite(let database, _): try database.ping()
+        case .postgres(let database, _): try await database.ping()
+        }
+    }
+
     /// Stops the store's connections (PostgreSQL); a no-op for SQLite.
     public func shutdown() async {
         if case .postgres(let database, _) = backend { await database.shutdown() }

@@ -21,6 +21,11 @@ public final class SQLiteDatabase: Sendable {
         try Self.migrator.migrate(pool)
     }
 
+    /// A read of the database file, or the error that stops it.
+    public func ping() throws {
+        _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in

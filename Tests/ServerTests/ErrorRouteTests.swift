@@ -174,6 +174,22 @@ struct ErrorRouteTests {
             #expect(response.status == .ok)
         }
     }
+
+    @Test("readyz is ok while the store answers, and 503 with a JSON error once it does not")
+    func ready() async throws {
+        try await TestServer.run { server, client in
+            #expect(try await client.get("/readyz", key: nil).status == .ok)
+            // Only a PostgreSQL store can be taken away from under a running server.
+            guard case .postgres = server.components.backend else { return }
+            await server.components.shutdown()
+            let response = try await client.get("/readyz", key: nil)
+            #expect(response.status == .serviceUnavailable)
+            #expect(response.headers[.contentType] == "application/json")
+            #expect(response.errorMessage?.contains("unavailable") == true)
+            let submit = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x"}"#, key: server.key)
+            #expect(submit.status == .serviceUnavailable)
+        }
+    }
 }
 
 @Suite("Credits on the wire")

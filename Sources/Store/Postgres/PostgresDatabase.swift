@@ -44,6 +44,12 @@ public final class PostgresDatabase: Sendable {
         }
     }
 
+    /// One round trip to the database (`SELECT 1`), or ``StoreUnavailable``.
+    public func ping() async throws {
+        let logger = logger
+        _ = try await withConnection { connection in try await connection.rows("SELECT 1", logger: logger).count }
+    }
+
     /// Notes that the database was found unreachable (by the event listener, say), so that
     /// callers stop waiting long for connections until one succeeds again.
     func markUnreachable() {
