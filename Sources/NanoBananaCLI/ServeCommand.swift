@@ -65,8 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
                 "store": "\(node.storeDescription(configuration))",
                 "workers": "\(configuration.runsWorkers ? configuration.workers : 0)",
             ])
-        if try await components.keys.count() == 0 {
-            let created = try await components.keys.create(name: "default")
+        if let created = try await components.keys.createFirstKey(name: "default") {
             FirstRunBanner(secret: created.secret, host: configuration.host, port: configuration.port).print()
         }
         let app = try await buildApplication(components, logger: logger)

@@ -93,6 +93,8 @@ public protocol APIKeyStore: Sendable {
     /// The key a secret belongs to, revoked or not; `nil` when no key has it.
     func authenticate(secret: String) async throws -> APIKey?
     func count() async throws -> Int
+    /// A first unmetered key when there is none yet; `nil` when keys exist.
+    func createFirstKey(name: String) async throws -> CreatedAPIKey?
     /// A value that changes whenever a key is created or revoked, by any process; caches
     /// compare it before trusting what they remember.
     func changeToken() -> Int64
@@ -101,6 +103,12 @@ public protocol APIKeyStore: Sendable {
 extension APIKeyStore {
     /// A new unmetered key.
     public func create(name: String) async throws -> CreatedAPIKey { try await create(name: name, credits: nil) }
+
+    /// A first unmetered key, when the store has none yet (a server's first run); `nil`
+    /// when keys exist. A store shared by several servers makes it once for them all.
+    public func createFirstKey(name: String) async throws -> CreatedAPIKey? {
+        try await count() == 0 ? try await create(name: name) : nil
+    }
 }
 
 /// What a key may do beyond generating images.

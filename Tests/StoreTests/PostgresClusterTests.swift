@@ -96,3 +96,22 @@ struct PostgresClusterTests {
         await database.shutdown()
     }
 }
+
+@Suite("First key", .enabled(if: TestPostgres.isAvailable, "needs NANO_BANANA_TEST_POSTGRES_URL"))
+struct FirstKeyTests {
+    @Test("API nodes starting together on an empty database make one first key between them")
+    func oneFirstKey() async throws {
+        let schema = TestPostgres.newSchemaName()
+        var nodes: [PostgresAPIKeyStore] = []
+        for _ in 0..<4 {
+            nodes.append(PostgresAPIKeyStore(database: try await TestPostgres.freshDatabase(schema: schema)))
+        }
+        let made = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for node in nodes { group.addTask { try await node.createFirstKey(name: "default") != nil } }
+            return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        }
+        #expect(made == 1)
+        #expect(try await nodes[0].count() == 1)
+        #expect(try await nodes[1].createFirstKey(name: "default") == nil)
+    }
+}

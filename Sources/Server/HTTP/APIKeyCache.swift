@@ -73,6 +73,7 @@ final class APIKeyCache: APIKeyStore {
     func balance(keyID: String) async throws -> Int? { try await store.balance(keyID: keyID) }
     func list() async throws -> [APIKey] { try await store.list() }
     func count() async throws -> Int { try await store.count() }
+    func createFirstKey(name: String) async throws -> CreatedAPIKey? { try await store.createFirstKey(name: name) }
     func changeToken() -> Int64 { store.changeToken() }
     func revoke(_ reference: String) async throws -> APIKey { try await store.revoke(reference) }
 }

@@ -27,6 +27,13 @@ public final class PostgresAPIKeyStore: APIKeyStore {
     }
 
     public func create(name: String, credits: Int?) async throws -> CreatedAPIKey {
+        guard let created = try await insert(name: name, credits: credits, onlyIfNone: false) else {
+            throw StoreUnavailable(reason: "the key was not stored")
+        }
+        return created
+    }
+
+    private func insert(name: String, credits: Int?, onlyIfNone: Bool) async throws -> CreatedAPIKey? {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...64).contains(trimmed.count), !trimmed.contains(where: { $0.isNewline }) else {
             throw APIKeyError.invalidName(name)
@@ -36,7 +43,13 @@ public final class PostgresAPIKeyStore: APIKeyStore {
         let key = APIKey(
             id: "key_" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16)).lowercased(),
             name: trimmed, prefix: String(secret.prefix(10)), createdAt: now)
-        try await changing { connection, logger in
+        let created = try await changing { connection, logger -> Bool in
+            if onlyIfNone {
+                // API nodes starting together on an empty database: one makes the first key.
+                try await connection.run("SELECT pg_advisory_xact_lock(7318270412)", logger: logger)
+                let existing = try await connection.value(Int.self, "SELECT count(*) FROM api_keys", logger: logger)
+                if (existing ?? 0) > 0 { return false }
+            }
             try await connection.run(
                 """
                 INSERT INTO api_keys (id, name, key_hash, prefix, created_at)
@@ -46,8 +59,13 @@ public final class PostgresAPIKeyStore: APIKeyStore {
                 try await PostgresCredits.add(
                     connection, keyID: key.id, amount: credits, kind: .grant, now: now, logger: logger)
             }
+            return true
         }
-        return CreatedAPIKey(key: key, secret: secret)
+        return created ? CreatedAPIKey(key: key, secret: secret) : nil
+    }
+
+    public func createFirstKey(name: String) async throws -> CreatedAPIKey? {
+        try await insert(name: name, credits: nil, onlyIfNone: true)
     }
 
     public func list() async throws -> [APIKey] {
