@@ -166,7 +166,9 @@ public struct ServerConfiguration: Sendable {
             do {
                 _ = try PostgresLocation(url: storeURL)
             } catch {
-                throw .invalid(name: "store URL", value: PostgresLocation.redacted(storeURL), expected: error.problem)
+                throw .invalid(
+                    name: "store URL", value: PostgresLocation.redacted(storeURL),
+                    expected: "postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&schema=…] (\(error.problem))")
             }
         }
         if let base = publicBaseURL, URL(string: base)?.host == nil {

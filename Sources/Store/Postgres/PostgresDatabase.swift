@@ -71,6 +71,8 @@ public final class PostgresDatabase: Sendable {
             try await applyMigrations()
         } catch let error as PSQLError {
             throw StoreSetupError(location: location, detail: Self.explain(error))
+        } catch let error as StoreUnavailable {
+            throw StoreSetupError(location: location, detail: "cannot reach it (\(error.reason))")
         }
     }
 

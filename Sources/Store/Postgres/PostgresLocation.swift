@@ -28,7 +28,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         guard Self.isPostgresURL(string), let components = URLComponents(string: string), let host = components.host,
             !host.isEmpty
         else {
-            throw InvalidStoreURL(url: string, problem: "expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+            throw InvalidStoreURL(url: string, problem: "it is not a PostgreSQL URL with a host")
         }
         self.host = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
         port = components.port ?? 5432
