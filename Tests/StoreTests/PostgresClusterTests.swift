@@ -115,3 +115,39 @@ struct FirstKeyTests {
         #expect(try await nodes[1].createFirstKey(name: "default") == nil)
     }
 }
+
+@Suite("Cluster events listener", .enabled(if: TestPostgres.isAvailable, "needs NANO_BANANA_TEST_POSTGRES_URL"))
+struct PostgresEventsTests {
+    @Test("pings stay internal; a killed listening connection is replaced and resynchronised")
+    func reconnects() async throws {
+        let schema = TestPostgres.newSchemaName()
+        let database = try await TestPostgres.freshDatabase(schema: schema)
+        let heard = Mutex<[String]>([])
+        let (connected, connection) = AsyncStream<Void>.makeStream()
+        let events = PostgresEvents(
+            database: database,
+            handlers: .init(
+                jobQueued: { heard.withLock { $0.append("queued") } }, jobFinished: { _ in },
+                keysChanged: { heard.withLock { $0.append("keys") } }, resynchronize: { connection.yield() }),
+            pingInterval: .milliseconds(100), pingTimeout: .seconds(2))
+        let listener = Task { await events.run() }
+        defer { listener.cancel() }
+        var iterator = connected.makeAsyncIterator()
+        _ = await iterator.next()
+        try await Task.sleep(for: .milliseconds(500))  // a few pings, none of them an event
+        #expect(heard.withLock { $0 }.isEmpty)
+
+        // An operator (or a failover) ends the listening backend: the listener comes back.
+        let other = try await TestPostgres.freshDatabase(schema: schema)
+        try await other.withConnection { connection in
+            try await connection.rows(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE \("LISTEN%" + schema + "%")",
+                logger: Logger(label: "t")
+            ).count
+        }
+        _ = await iterator.next()
+        _ = try await PostgresJobStore(database: other).enqueue(newJob("after-reconnect"))
+        for _ in 0..<100 where heard.withLock({ $0 }).isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(heard.withLock { $0 } == ["queued"])
+    }
+}

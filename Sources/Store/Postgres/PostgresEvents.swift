@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// The cluster's wake-ups, over PostgreSQL's `LISTEN/NOTIFY` on one channel per deployment.
 /// The stores announce, in the transaction that causes it, a new job (`queued`), a finished
@@ -38,10 +39,17 @@ public struct PostgresEvents: Sendable {
 
     let database: PostgresDatabase
     let handlers: Handlers
+    let pingInterval: Duration
+    let pingTimeout: Duration
 
-    public init(database: PostgresDatabase, handlers: Handlers) {
+    public init(
+        database: PostgresDatabase, handlers: Handlers, pingInterval: Duration = .seconds(15),
+        pingTimeout: Duration = .seconds(5)
+    ) {
         self.database = database
         self.handlers = handlers
+        self.pingInterval = pingInterval
+        self.pingTimeout = pingTimeout
     }
 
     /// Listens until cancelled, reconnecting with a growing pause (up to 5 s) after a failure.
@@ -57,7 +65,7 @@ public struct PostgresEvents: Sendable {
                         wasDown = false
                         pause = .milliseconds(100)
                         handlers.resynchronize()
-                        for try await notification in notifications { dispatch(notification.payload) }
+                        try await listen(to: notifications)
                     }
                 }
             } catch {
@@ -75,6 +83,44 @@ public struct PostgresEvents: Sendable {
         }
     }
 
+    /// Dispatches notifications until the connection fails, or until it goes quiet: a
+    /// leased connection gets no keep-alive, so a half-open one would otherwise be listened
+    /// to forever. Every ``pingInterval`` this node notifies itself; a ping that does not
+    /// come back within ``pingTimeout`` ends the listening, and ``run()`` reconnects.
+    private func listen(to notifications: PostgresNotificationSequence) async throws {
+        let ping = "ping:" + UUID().uuidString
+        let lastHeard = LastHeard()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await notification in notifications {
+                    if notification.payload == ping {
+                        lastHeard.mark()
+                    } else {
+                        dispatch(notification.payload)
+                    }
+                }
+                throw StoreUnavailable(reason: "the listening connection ended")
+            }
+            group.addTask {
+                let logger = database.logger
+                let channel = database.channel
+                while true {
+                    try await Task.sleep(for: pingInterval)
+                    let sent = ContinuousClock.now
+                    _ = try? await database.withConnection { connection in
+                        try await connection.rows("SELECT pg_notify(\(channel), \(ping))", logger: logger).count
+                    }
+                    try await Task.sleep(for: pingTimeout)
+                    if lastHeard.instant < sent {
+                        throw StoreUnavailable(reason: "the listening connection stopped answering")
+                    }
+                }
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
     private func dispatch(_ payload: String) {
         if payload == Self.queuedPayload {
             handlers.jobQueued()
@@ -84,4 +130,13 @@ public struct PostgresEvents: Sendable {
             handlers.keysChanged()
         }
     }
+}
+
+/// When the listener last heard its own ping.
+private final class LastHeard: Sendable {
+    private let value = Mutex(ContinuousClock.now)
+
+    var instant: ContinuousClock.Instant { value.withLock { $0 } }
+
+    func mark() { value.withLock { $0 = .now } }
 }
