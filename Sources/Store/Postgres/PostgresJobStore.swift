@@ -9,10 +9,11 @@ import Synchronization
 /// by any number of API and worker nodes.
 ///
 /// Workers claim with `SELECT … FOR UPDATE SKIP LOCKED`, so two workers never take the same
-/// job and none waits for another's lock. Every transition locks its row, applies the
-/// ``JobState`` event in Swift and writes the state back, in one transaction with what goes
-/// with it (the image, the credit settlement). Each new and each finished job is announced
-/// on the deployment's channel (``PostgresEvents``) in the same transaction.
+/// job and none waits for another's lock; the claim is one statement that mirrors
+/// ``JobState``'s claim and is checked against it. Every other transition locks its row,
+/// applies the ``JobState`` event in Swift and writes the state back, in one transaction
+/// with what goes with it (the image, the credit settlement). Each new and each finished
+/// job is announced on the deployment's channel (``PostgresEvents``) in the same transaction.
 public final class PostgresJobStore: JobStore {
     private let database: PostgresDatabase
     private let clock: any WallClock
