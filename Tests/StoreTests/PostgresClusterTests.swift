@@ -139,7 +139,7 @@ struct PostgresEventsTests {
 
         // An operator (or a failover) ends the listening backend: the listener comes back.
         let other = try await TestPostgres.freshDatabase(schema: schema)
-        try await other.withConnection { connection in
+        _ = try await other.withConnection { connection in
             try await connection.rows(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE \("LISTEN%" + schema + "%")",
                 logger: Logger(label: "t")
