@@ -41,8 +41,9 @@ enum CreditLedger {
     /// Settles (COMPLETED) or refunds (FAILED) what a finished job reserved.
     static func finish(_ db: Database, keyID: String, price: Int, requestID: String, completed: Bool, now: Date) throws
     {
-        // A job reserved nothing when its key was unmetered at submit (even if it is metered now).
-        guard price > 0, try balance(db, keyID: keyID) != nil,
+        // The reservation decides, not the key's balance today: a job submitted while its
+        // key was unmetered reserved nothing, even if the key has been topped up since.
+        guard price > 0,
             try db.cachedValue(
                 Bool.self,
                 sql:

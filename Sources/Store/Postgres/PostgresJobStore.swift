@@ -136,7 +136,7 @@ public final class PostgresJobStore: JobStore {
         let logger = logger
         return try await database.withConnection { connection in
             try await connection.rows(
-                "SELECT \(unescaped: JobRecord.postgresColumns) FROM jobs WHERE id = \(id)", logger: logger
+                "SELECT \(unescaped: JobRecord.columns) FROM jobs WHERE id = \(id)", logger: logger
             ).first.map(JobRecord.init(postgres:))
         }
     }
@@ -171,7 +171,7 @@ public final class PostgresJobStore: JobStore {
                 ), parameters AS (
                     DELETE FROM job_parameters USING gone WHERE job_parameters.id = gone.id
                 )
-                SELECT \(unescaped: JobRecord.postgresColumns) FROM gone
+                SELECT \(unescaped: JobRecord.columns) FROM gone
                 """, logger: logger
             ).map(JobRecord.init(postgres:))
         }
@@ -211,7 +211,7 @@ public final class PostgresJobStore: JobStore {
     private func expireLeases(_ connection: PostgresConnection, now: Date) async throws {
         let expired = try await connection.rows(
             """
-            SELECT \(unescaped: JobRecord.postgresColumns) FROM jobs
+            SELECT \(unescaped: JobRecord.columns) FROM jobs
             WHERE status = 'PROCESSING' AND lease_expires_at <= \(now.timeIntervalSince1970)
             ORDER BY lease_expires_at LIMIT 100 FOR UPDATE SKIP LOCKED
             """, logger: logger
@@ -278,7 +278,7 @@ public final class PostgresJobStore: JobStore {
 
     private func lockedJob(_ connection: PostgresConnection, id: String) async throws -> JobRecord? {
         try await connection.rows(
-            "SELECT \(unescaped: JobRecord.postgresColumns) FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger
+            "SELECT \(unescaped: JobRecord.columns) FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger
         ).first.map(JobRecord.init(postgres:))
     }
 

@@ -25,11 +25,9 @@ extension PostgresConnection {
 }
 
 extension JobRecord {
-    /// The columns `init(postgres:)` reads, by position (the SQLite store's order).
-    static let postgresColumns = JobRecord.columns
-
-    /// ``postgresColumns`` qualified by the `jobs` table, for statements that join it.
-    static let qualifiedPostgresColumns = postgresColumns.split(separator: ",")
+    /// ``columns`` (which `init(postgres:)` reads by position, as SQLite's `init(row:)` does)
+    /// qualified by the `jobs` table, for statements that join it.
+    static let qualifiedPostgresColumns = columns.split(separator: ",")
         .map { "jobs." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
 
     init(postgres row: PostgresRow) throws {
