@@ -88,16 +88,11 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             let keys = try await store.openKeys()
-            let created = try await keys.create(name: name, credits: credits)
-            if rpm != nil || burst != nil || maxInFlight != nil {
-                _ = try await keys.setLimits(
-                    created.key.id, requestsPerMinute: rpm, burst: burst, maxInFlight: maxInFlight)
-            }
-            if admin || models != nil {
-                let slugs = models.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-                _ = try await keys.setAccess(
-                    created.key.id, role: admin ? .admin : nil, allowedModels: slugs.map { .some($0) }, disabled: nil)
-            }
+            let slugs = models.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            let created = try await keys.create(
+                APIKeySpec(
+                    name: name, credits: credits, role: admin ? .admin : .user, allowedModels: slugs,
+                    requestsPerMinute: rpm, burst: burst, maxInFlight: maxInFlight))
             print("Created key \(created.key.id) (\(created.key.name)). Its secret, shown only now:")
             print(created.secret)
         }

@@ -69,8 +69,8 @@ public func buildServices(_ components: ServerComponents, logger: Logger) async 
     }
     services.append(
         RetentionSweeper(
-            jobs: components.jobs, clock: components.clock, retention: configuration.retention,
-            interval: configuration.effectiveSweepInterval, logger: logger))
+            jobs: components.jobs, cache: components.finished, clock: components.clock,
+            retention: configuration.retention, interval: configuration.effectiveSweepInterval, logger: logger))
     return services
 }
 
@@ -80,7 +80,7 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
     let urls = PublicURLs(
         configuredBase: configuration.publicBaseURL, fallbackAuthority: "\(configuration.host):\(configuration.port)")
     let views = JobViews(
-        jobs: components.jobs, keys: components.keys, clock: components.clock, retention: configuration.retention,
+        jobs: components.finished, keys: components.keys, clock: components.clock, retention: configuration.retention,
         signer: components.signer,
         urls: urls)
     let submitter = JobSubmitter(
@@ -98,9 +98,9 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
         try await components.checkStore()
         return Response.json(["status": "ok"])
     }
-    FilesController(jobs: components.jobs, signer: components.signer, clock: components.clock).addRoutes(to: router)
+    FilesController(jobs: components.finished, signer: components.signer, clock: components.clock).addRoutes(to: router)
 
-    let authenticated = APIKeyMiddleware(keys: components.keys)
+    let authenticated = APIKeyMiddleware(keys: components.authenticator)
     let v1 = router.group("v1").add(middleware: authenticated)
     let v2 = router.group("v2").add(middleware: authenticated)
     RequestsController(views: views).addRoutes(to: v2)

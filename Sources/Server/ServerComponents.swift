@@ -15,6 +15,10 @@ public struct ServerComponents: Sendable {
     public let backend: StoreBackend
     public let jobs: any JobStore
     public let keys: any APIKeyStore
+    /// What the routes read jobs through: finished ones from memory.
+    let finished: FinishedJobCache
+    /// What requests authenticate through: recent answers from memory.
+    let authenticator: APIKeyCache
     public let clock: any WallClock
     let models: ModelCatalog
     let signer: OutputURLSigner
@@ -47,8 +51,8 @@ public struct ServerComponents: Sendable {
                 try await database.migrate()
                 let keys = PostgresAPIKeyStore(database: database, clock: clock)
                 backend = .postgres(database, keys: keys)
-                jobs = FinishedJobCache(PostgresJobStore(database: database, clock: clock))
-                self.keys = APIKeyCache(keys)
+                jobs = PostgresJobStore(database: database, clock: clock)
+                self.keys = keys
                 signer = OutputURLSigner(secret: try await database.signingSecret())
             } catch {
                 await database.shutdown()
@@ -60,10 +64,12 @@ public struct ServerComponents: Sendable {
             let lock = try DataDirectoryLock(directory: directory)
             let database = try SQLiteDatabase(path: directory.appendingPathComponent("nano-banana.sqlite").path)
             backend = .sqlite(database, lock: lock)
-            jobs = FinishedJobCache(SQLiteJobStore(database: database, clock: clock))
-            keys = APIKeyCache(SQLiteAPIKeyStore(database: database, clock: clock))
+            jobs = SQLiteJobStore(database: database, clock: clock)
+            keys = SQLiteAPIKeyStore(database: database, clock: clock)
             signer = OutputURLSigner(secret: try database.signingSecret())
         }
+        finished = FinishedJobCache(jobs)
+        authenticator = APIKeyCache(keys)
         renderPool = NIOThreadPool(numberOfThreads: max(1, configuration.workers))
         renderPool.start()
         fetchClient = HTTPClient(
@@ -137,7 +143,7 @@ extension ServerComponents {
 
     /// Waits for a job to finish, wherever its worker runs.
     var completions: CompletionWaiter {
-        CompletionWaiter(hub: hub, jobs: jobs, recheckEvery: backend.isShared ? .seconds(1) : nil)
+        CompletionWaiter(hub: hub, jobs: finished, recheckEvery: backend.isShared ? .seconds(1) : nil)
     }
 
     /// Waits until the job is COMPLETED or FAILED, or `timeout` passes, and returns it as
@@ -146,9 +152,9 @@ extension ServerComponents {
     public func waitUntilFinished(jobID: String, timeout: Duration) async throws -> JobRecord? {
         hub.expect(jobID)
         defer { hub.forget(jobID) }
-        if let job = try await jobs.job(id: jobID), job.status.isTerminal { return job }
+        if let job = try await finished.job(id: jobID), job.status.isTerminal { return job }
         try await completions.wait(for: jobID, timeout: timeout)
-        return try await jobs.job(id: jobID)
+        return try await finished.job(id: jobID)
     }
 
     /// Throws ``StoreUnavailable`` when the store cannot be reached now.

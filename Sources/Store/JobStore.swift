@@ -1,17 +1,28 @@
 import Foundation
 import NanoBananaAPI
 
-/// The durable queue and record of jobs. Every transition goes through ``JobState`` so
-/// that all implementations obey the same lifecycle.
+/// The read side of the jobs: what the status, result and file routes need. A cache of
+/// finished jobs (``FinishedJobCache``) wraps only this.
+public protocol JobReader: Sendable {
+    /// One job, whoever owns it; ownership is checked by the caller.
+    func job(id: String) async throws -> JobRecord?
+
+    /// 1 for the next job to be claimed; `nil` when the job is not QUEUED.
+    func queuePosition(of job: JobRecord) async throws -> Int?
+
+    /// The image a completed job stored.
+    func image(key: String) async throws -> [UInt8]?
+}
+
+/// The worker side of the jobs: claim, keep, finish or hand back. Every transition goes
+/// through ``JobState`` so that all stores obey one lifecycle.
 ///
 /// Methods that act for a worker return `false` (rather than throwing) when the worker no
 /// longer holds the job: its lease ran out and someone else may have it.
-public protocol JobStore: Sendable {
-    /// Stores a new QUEUED job.
-    func enqueue(_ job: NewJob) async throws -> JobRecord
-
+public protocol JobQueue: Sendable {
     /// Takes the oldest runnable job for `worker` until `now + lease`. Jobs whose lease ran
-    /// out are returned to the queue (or failed, past their attempts) first.
+    /// out are returned to the queue (or failed, past their attempts) first, as
+    /// ``LeaseSweep`` paces it.
     func claim(worker: String, lease: TimeInterval) async throws -> ClaimedJob?
 
     /// Extends the lease of a job the worker holds.
@@ -22,46 +33,35 @@ public protocol JobStore: Sendable {
     /// A finished job's parameters are dropped (they may hold large inline images).
     func complete(jobID: String, worker: String, output: JobOutput, image: [UInt8]) async throws -> Bool
 
-    /// ``complete(jobID:worker:output:image:)``, then, in the same transaction where the
-    /// store can, ``claim(worker:lease:)`` of the next job for the same worker: one commit
-    /// instead of two for a busy worker.
+    /// ``complete(jobID:worker:output:image:)``, then, in the same transaction,
+    /// ``claim(worker:lease:)`` of the next job for the same worker: one commit instead of
+    /// two for a busy worker.
     func complete(
         jobID: String, worker: String, output: JobOutput, image: [UInt8], claimingNextFor lease: TimeInterval
     )
         async throws -> (completed: Bool, next: ClaimedJob?)
-
-    /// The image a completed job stored.
-    func image(key: String) async throws -> [UInt8]?
 
     /// Fails a job the worker holds, with a sentence for the client.
     func fail(jobID: String, worker: String, error: String, code: FailureCode) async throws -> Bool
 
     /// Hands a held job back to the queue without counting the attempt (graceful shutdown).
     func release(jobID: String, worker: String) async throws -> Bool
+}
+
+/// The durable queue and record of jobs: both sides, and what only the owner of a store
+/// does (submitting, recovery at start, retention).
+public protocol JobStore: JobReader, JobQueue {
+    /// Stores a new QUEUED job, after ``SubmitAdmission`` and the credit reservation
+    /// (``CreditPolicy``), in one transaction.
+    func enqueue(_ job: NewJob) async throws -> JobRecord
 
     /// Ends every lease at once, so the jobs are claimed again. For a single-node store at
     /// start-up, when any PROCESSING job belonged to a process that is gone.
     func expireAllLeases() async throws -> Int
-
-    /// One job, whoever owns it; ownership is checked by the caller.
-    func job(id: String) async throws -> JobRecord?
-
-    /// 1 for the next job to be claimed; `nil` when the job is not QUEUED.
-    func queuePosition(of job: JobRecord) async throws -> Int?
 
     /// Deletes finished jobs completed before `cutoff`, with their images, and returns them.
     func deleteFinished(before cutoff: Date, limit: Int) async throws -> [JobRecord]
 
     /// How many jobs are in each status.
     func counts() async throws -> [JobStatus: Int]
-}
-
-extension JobStore {
-    /// Completes, then claims in a second step: for stores without a combined transaction.
-    public func complete(
-        jobID: String, worker: String, output: JobOutput, image: [UInt8], claimingNextFor lease: TimeInterval
-    ) async throws -> (completed: Bool, next: ClaimedJob?) {
-        let completed = try await complete(jobID: jobID, worker: worker, output: output, image: image)
-        return (completed, try await claim(worker: worker, lease: lease))
-    }
 }

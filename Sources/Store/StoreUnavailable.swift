@@ -10,3 +10,15 @@ public struct StoreUnavailable: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "The job store is unavailable: \(reason)" }
 }
+
+/// A store wrote a job state that ``JobState`` would not have: a bug in the store's SQL.
+/// The transaction that wrote it is rolled back.
+public struct JobStateDisagreement: Error, Sendable, CustomStringConvertible {
+    public var jobID: String
+    public var expected: JobState
+    public var written: JobState
+
+    public var description: String {
+        "The store's claim of job \(jobID) disagrees with JobState: expected \(expected), wrote \(written)."
+    }
+}

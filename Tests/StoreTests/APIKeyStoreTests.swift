@@ -1,53 +1,118 @@
 import Foundation
-import GRDB
 import Testing
 
 @testable import Store
 
-@Suite("API keys")
+@Suite("API key store contract, for every store")
 struct APIKeyStoreTests {
-    func makeStore() throws -> (SQLiteAPIKeyStore, SQLiteDatabase) {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("nb-keys-\(UUID().uuidString).sqlite")
-            .path
-        let database = try SQLiteDatabase(path: path)
-        return (SQLiteAPIKeyStore(database: database), database)
-    }
-
-    @Test("a created key authenticates; the database holds only its hash")
-    func createAndAuthenticate() async throws {
-        let (store, database) = try makeStore()
-        let created = try await store.create(name: "ci")
+    @Test("a created key authenticates; the store holds only its hash", arguments: TestBackend.all)
+    func createAndAuthenticate(backend: TestBackend) async throws {
+        let stores = try await backend.stores()
+        let created = try await stores.keys.create(name: "ci")
         #expect(created.secret.hasPrefix("nb_"))
         #expect(created.secret.count == 46)
-        #expect(try await store.authenticate(secret: created.secret)?.id == created.key.id)
-        #expect(try await store.authenticate(secret: created.secret + "x") == nil)
-        let stored = try await database.pool.read { db in try String.fetchAll(db, sql: "SELECT key_hash FROM api_keys")
-        }
-        #expect(stored == [APIKeySecret.hash(created.secret)])
-        let dump = try await database.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM api_keys").map { "\($0)" }.joined()
-        }
-        #expect(!dump.contains(created.secret))
+        #expect(created.key.id.hasPrefix("key_"))
+        #expect(try await stores.keys.authenticate(secret: created.secret) == created.key)
+        #expect(try await stores.keys.authenticate(secret: created.secret + "x") == nil)
+        let cells = try await stores.apiKeyCells().joined(separator: " ")
+        #expect(cells.contains(APIKeySecret.hash(created.secret)))
+        #expect(!cells.contains(created.secret))
     }
 
-    @Test("revoking by id or unique name marks the key revoked")
-    func revoke() async throws {
-        let (store, _) = try makeStore()
-        let first = try await store.create(name: "one")
-        let second = try await store.create(name: "two")
-        #expect(try await store.revoke(first.key.id).isRevoked)
-        #expect(try await store.revoke("two").id == second.key.id)
-        #expect(try await store.authenticate(secret: second.secret)?.isRevoked == true)
-        await #expect(throws: APIKeyError.notFound("three")) { try await store.revoke("three") }
-        _ = try await store.create(name: "dup")
-        _ = try await store.create(name: "dup")
-        await #expect(throws: APIKeyError.ambiguous("dup")) { try await store.revoke("dup") }
-        #expect(try await store.list().count == 4)
+    @Test("a key is created with its credits, limits, role and models in one call", arguments: TestBackend.all)
+    func createWithSpec(backend: TestBackend) async throws {
+        let stores = try await backend.stores()
+        let spec = APIKeySpec(
+            name: " team ", credits: 500, role: .admin, allowedModels: ["nano-banana-2", "other"],
+            requestsPerMinute: 60, burst: 5, maxInFlight: 3)
+        let created = try await stores.keys.create(spec)
+        #expect(created.key.name == "team")
+        let stored = try #require(try await stores.keys.authenticate(secret: created.secret))
+        #expect(stored == created.key)
+        #expect(stored.credits == 500)
+        #expect(stored.role == .admin)
+        #expect(stored.allowedModels == ["nano-banana-2", "other"])
+        #expect([stored.requestsPerMinute, stored.burst, stored.maxInFlight] == [60, 5, 3])
+        #expect(try await stores.keys.show("team").ledger.map(\.kind) == [.grant])
     }
 
-    @Test("names must be short and single-line", arguments: ["", "   ", String(repeating: "n", count: 65), "a\nb"])
-    func invalidNames(name: String) async throws {
-        let (store, _) = try makeStore()
-        await #expect(throws: APIKeyError.self) { try await store.create(name: name) }
+    @Test("a refused spec stores nothing", arguments: TestBackend.all)
+    func refusedSpec(backend: TestBackend) async throws {
+        let stores = try await backend.stores()
+        await #expect(throws: APIKeyError.invalidAmount(-1)) {
+            try await stores.keys.create(APIKeySpec(name: "k", requestsPerMinute: 10, burst: -1))
+        }
+        await #expect(throws: APIKeyError.invalidAmount(-5)) {
+            try await stores.keys.create(APIKeySpec(name: "k", credits: -5))
+        }
+        #expect(try await stores.keys.list().isEmpty)
+    }
+
+    @Test("revoking by id or unique name marks the key revoked", arguments: TestBackend.all)
+    func revoke(backend: TestBackend) async throws {
+        let keys = try await backend.stores().keys
+        let first = try await keys.create(name: "one")
+        let second = try await keys.create(name: "two")
+        #expect(try await keys.revoke(first.key.id).isRevoked)
+        #expect(try await keys.revoke("two").id == second.key.id)
+        #expect(try await keys.authenticate(secret: second.secret)?.isRevoked == true)
+        await #expect(throws: APIKeyError.notFound("three")) { try await keys.revoke("three") }
+        _ = try await keys.create(name: "dup")
+        _ = try await keys.create(name: "dup")
+        await #expect(throws: APIKeyError.ambiguous("dup")) { try await keys.revoke("dup") }
+        #expect(try await keys.list().count == 4)
+    }
+
+    @Test(
+        "names must be short and single-line",
+        arguments: TestBackend.all, ["", "   ", String(repeating: "n", count: 65), "a\nb"])
+    func invalidNames(backend: TestBackend, name: String) async throws {
+        let keys = try await backend.stores().keys
+        await #expect(throws: APIKeyError.invalidName(name)) { try await keys.create(name: name) }
+    }
+
+    @Test("an update changes only what it names, and moves the change token", arguments: TestBackend.all)
+    func update(backend: TestBackend) async throws {
+        let keys = try await backend.stores().keys
+        let created = try await keys.create(APIKeySpec(name: "k", allowedModels: ["a"], requestsPerMinute: 10))
+        let before = keys.changeToken()
+        let limited = try await keys.setLimits("k", requestsPerMinute: nil, burst: 4, maxInFlight: 2)
+        #expect([limited.requestsPerMinute, limited.burst, limited.maxInFlight] == [10, 4, 2])
+        #expect(limited.allowedModels == ["a"])
+        let opened = try await keys.setAccess("k", role: .admin, allowedModels: .some(nil), disabled: true)
+        #expect(opened.role == .admin)
+        #expect(opened.allowedModels == nil)
+        #expect(opened.isDisabled)
+        #expect(opened.burst == 4)
+        #expect(try await keys.authenticate(secret: created.secret) == opened)
+        #expect(keys.changeToken() != before)
+        await #expect(throws: APIKeyError.invalidAmount(-3)) {
+            try await keys.setLimits("k", requestsPerMinute: -3, burst: nil, maxInFlight: nil)
+        }
+        await #expect(throws: APIKeyError.notFound("nope")) {
+            try await keys.update("nope", APIKeyChange(disabled: false))
+        }
+    }
+
+    @Test("the first key is made only on an empty store", arguments: TestBackend.all)
+    func firstKey(backend: TestBackend) async throws {
+        let keys = try await backend.stores().keys
+        let first = try #require(try await keys.createFirstKey(name: "default"))
+        #expect(first.key.credits == nil)
+        #expect(try await keys.createFirstKey(name: "default") == nil)
+        #expect(try await keys.list().map(\.id) == [first.key.id])
+    }
+
+    @Test("top-ups must be positive and make an unmetered key metered", arguments: TestBackend.all)
+    func topUp(backend: TestBackend) async throws {
+        let keys = try await backend.stores().keys
+        let key = try await keys.create(name: "k").key
+        #expect(try await keys.balance(keyID: key.id) == nil)
+        await #expect(throws: APIKeyError.invalidAmount(0)) { try await keys.topUp("k", amount: 0) }
+        await #expect(throws: APIKeyError.invalidAmount(-4)) { try await keys.topUp("k", amount: -4) }
+        #expect(try await keys.topUp("k", amount: 7).credits == 7)
+        let ledger = try await keys.show(key.id).ledger
+        #expect(ledger.map(\.kind) == [.topUp])
+        #expect(ledger.map(\.balanceAfter) == [7])
     }
 }

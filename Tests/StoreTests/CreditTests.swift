@@ -14,8 +14,8 @@ struct CreditTests {
 
         static func make(_ backend: TestBackend) async throws -> Fixture {
             let clock = ManualWallClock()
-            let (jobs, keys) = try await backend.stores(clock: clock)
-            return Fixture(jobs: jobs, keys: keys, clock: clock)
+            let stores = try await backend.stores(clock: clock)
+            return Fixture(jobs: stores.jobs, keys: stores.keys, clock: clock)
         }
 
         func job(_ id: String, key: String, cost: Int) -> NewJob {

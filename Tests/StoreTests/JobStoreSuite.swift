@@ -5,34 +5,6 @@ import Testing
 
 @testable import Store
 
-/// A store under test with its clock; one entry per ``JobStore`` implementation.
-struct StoreFixture: Sendable, CustomTestStringConvertible {
-    let name: String
-    let make: @Sendable (ManualWallClock) async throws -> any JobStore
-
-    var testDescription: String { name }
-
-    static let all: [StoreFixture] =
-        [
-            StoreFixture(name: "SQLite") { clock in
-                SQLiteJobStore(database: try SQLiteDatabase(path: temporaryPath()), clock: clock)
-            },
-            StoreFixture(name: "SQLite behind the finished-job cache") { clock in
-                FinishedJobCache(SQLiteJobStore(database: try SQLiteDatabase(path: temporaryPath()), clock: clock))
-            },
-        ]
-        + (TestPostgres.isAvailable
-            ? [
-                StoreFixture(name: "PostgreSQL") { clock in
-                    PostgresJobStore(database: try await TestPostgres.freshDatabase(), clock: clock)
-                }
-            ] : [])
-
-    static func temporaryPath() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("nb-store-\(UUID().uuidString).sqlite").path
-    }
-}
-
 func newJob(_ id: String = UUID().uuidString, key: String = "key_a", maxAttempts: Int = 3) -> NewJob {
     NewJob(
         id: id, keyID: key, model: "nano-banana-2", parameters: #"{"prompt":"x"}"#, seed: 7, maxAttempts: maxAttempts)
@@ -43,9 +15,9 @@ let sampleOutput = JobOutput(
 
 @Suite("JobStore contract, for every store")
 struct JobStoreSuite {
-    @Test("jobs are claimed oldest first, each by one worker", arguments: StoreFixture.all)
-    func fifoClaims(fixture: StoreFixture) async throws {
-        let store = try await fixture.make(ManualWallClock())
+    @Test("jobs are claimed oldest first, each by one worker", arguments: TestBackend.all)
+    func fifoClaims(backend: TestBackend) async throws {
+        let store = try await backend.stores(clock: ManualWallClock()).jobs
         for id in ["a", "b", "c"] { _ = try await store.enqueue(newJob(id)) }
         let first = try await store.claim(worker: "w1", lease: 30)
         let second = try await store.claim(worker: "w2", lease: 30)
@@ -58,9 +30,9 @@ struct JobStoreSuite {
         #expect(try await store.claim(worker: "w4", lease: 30) == nil)
     }
 
-    @Test("queue position counts the QUEUED jobs ahead", arguments: StoreFixture.all)
-    func queuePosition(fixture: StoreFixture) async throws {
-        let store = try await fixture.make(ManualWallClock())
+    @Test("queue position counts the QUEUED jobs ahead", arguments: TestBackend.all)
+    func queuePosition(backend: TestBackend) async throws {
+        let store = try await backend.stores(clock: ManualWallClock()).jobs
         var jobs: [JobRecord] = []
         for id in ["a", "b", "c"] { jobs.append(try await store.enqueue(newJob(id))) }
         #expect(try await store.queuePosition(of: jobs[2]) == 3)
@@ -70,10 +42,10 @@ struct JobStoreSuite {
         #expect(try await store.queuePosition(of: claimed) == nil)
     }
 
-    @Test("complete stores the output once, only for the lease holder", arguments: StoreFixture.all)
-    func complete(fixture: StoreFixture) async throws {
+    @Test("complete stores the output once, only for the lease holder", arguments: TestBackend.all)
+    func complete(backend: TestBackend) async throws {
         let clock = ManualWallClock()
-        let store = try await fixture.make(clock)
+        let store = try await backend.stores(clock: clock).jobs
         _ = try await store.enqueue(newJob("a"))
         _ = try await store.claim(worker: "w1", lease: 30)
         #expect(try await !store.complete(jobID: "a", worker: "intruder", output: sampleOutput, image: [1, 2, 3]))
@@ -88,9 +60,9 @@ struct JobStoreSuite {
         #expect(job.totalTime(now: clock.now()) == 2)
     }
 
-    @Test("fail records the error and the completion time", arguments: StoreFixture.all)
-    func fail(fixture: StoreFixture) async throws {
-        let store = try await fixture.make(ManualWallClock())
+    @Test("fail records the error and the completion time", arguments: TestBackend.all)
+    func fail(backend: TestBackend) async throws {
+        let store = try await backend.stores(clock: ManualWallClock()).jobs
         _ = try await store.enqueue(newJob("a"))
         _ = try await store.claim(worker: "w1", lease: 30)
         #expect(try await store.fail(jobID: "a", worker: "w1", error: "Content blocked: x", code: .contentBlocked))
@@ -104,10 +76,10 @@ struct JobStoreSuite {
 
     @Test(
         "a dead worker's job is claimed again after its lease, then failed past its attempts",
-        arguments: StoreFixture.all)
-    func leaseRecovery(fixture: StoreFixture) async throws {
+        arguments: TestBackend.all)
+    func leaseRecovery(backend: TestBackend) async throws {
         let clock = ManualWallClock()
-        let store = try await fixture.make(clock)
+        let store = try await backend.stores(clock: clock).jobs
         _ = try await store.enqueue(newJob("a", maxAttempts: 2))
         _ = try await store.claim(worker: "dead1", lease: 10)
         clock.advance(by: 5)
@@ -125,10 +97,10 @@ struct JobStoreSuite {
         #expect(job.state.failureCode == .workerLost)
     }
 
-    @Test("renewing the lease keeps the job", arguments: StoreFixture.all)
-    func renew(fixture: StoreFixture) async throws {
+    @Test("renewing the lease keeps the job", arguments: TestBackend.all)
+    func renew(backend: TestBackend) async throws {
         let clock = ManualWallClock()
-        let store = try await fixture.make(clock)
+        let store = try await backend.stores(clock: clock).jobs
         _ = try await store.enqueue(newJob("a"))
         _ = try await store.claim(worker: "w1", lease: 10)
         clock.advance(by: 8)
@@ -138,9 +110,9 @@ struct JobStoreSuite {
         #expect(try await store.complete(jobID: "a", worker: "w1", output: sampleOutput, image: [1, 2, 3]))
     }
 
-    @Test("release and expireAllLeases put jobs back in the queue", arguments: StoreFixture.all)
-    func releaseAndRecover(fixture: StoreFixture) async throws {
-        let store = try await fixture.make(ManualWallClock())
+    @Test("release and expireAllLeases put jobs back in the queue", arguments: TestBackend.all)
+    func releaseAndRecover(backend: TestBackend) async throws {
+        let store = try await backend.stores(clock: ManualWallClock()).jobs
         _ = try await store.enqueue(newJob("a"))
         _ = try await store.enqueue(newJob("b"))
         _ = try await store.claim(worker: "w1", lease: 60)
@@ -154,10 +126,10 @@ struct JobStoreSuite {
         #expect(Set(reclaimed.compactMap { $0 }) == ["a", "b"])
     }
 
-    @Test("finished jobs older than the cutoff are deleted and returned", arguments: StoreFixture.all)
-    func deleteFinished(fixture: StoreFixture) async throws {
+    @Test("finished jobs older than the cutoff are deleted and returned", arguments: TestBackend.all)
+    func deleteFinished(backend: TestBackend) async throws {
         let clock = ManualWallClock()
-        let store = try await fixture.make(clock)
+        let store = try await backend.stores(clock: clock).jobs
         for id in ["old", "new", "waiting"] { _ = try await store.enqueue(newJob(id)) }
         _ = try await store.claim(worker: "w", lease: 60)
         #expect(try await store.complete(jobID: "old", worker: "w", output: sampleOutput, image: [1, 2, 3]))
@@ -173,9 +145,9 @@ struct JobStoreSuite {
         #expect(try await store.counts() == [.failed: 1, .queued: 1])
     }
 
-    @Test("concurrent workers never claim the same job twice", arguments: StoreFixture.all)
-    func concurrentClaims(fixture: StoreFixture) async throws {
-        let store = try await fixture.make(ManualWallClock())
+    @Test("concurrent workers never claim the same job twice", arguments: TestBackend.all)
+    func concurrentClaims(backend: TestBackend) async throws {
+        let store = try await backend.stores(clock: ManualWallClock()).jobs
         for index in 0..<100 { _ = try await store.enqueue(newJob("job-\(index)")) }
         let claimed = try await withThrowingTaskGroup(of: [String].self) { group in
             for worker in 0..<8 {
@@ -217,9 +189,9 @@ struct SQLiteJobStoreTests {
 
 @Suite("Complete and claim the next job")
 struct CompleteAndClaimTests {
-    @Test("completing can claim the next job in the same step", arguments: StoreFixture.all)
-    func completeThenClaim(fixture: StoreFixture) async throws {
-        let store = try await fixture.make(ManualWallClock())
+    @Test("completing can claim the next job in the same step", arguments: TestBackend.all)
+    func completeThenClaim(backend: TestBackend) async throws {
+        let store = try await backend.stores(clock: ManualWallClock()).jobs
         _ = try await store.enqueue(newJob("a"))
         _ = try await store.enqueue(newJob("b"))
         _ = try await store.claim(worker: "w", lease: 30)

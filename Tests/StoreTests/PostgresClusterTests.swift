@@ -111,7 +111,7 @@ struct FirstKeyTests {
             return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
         }
         #expect(made == 1)
-        #expect(try await nodes[0].count() == 1)
+        #expect(try await nodes[0].list().count == 1)
         #expect(try await nodes[1].createFirstKey(name: "default") == nil)
     }
 }

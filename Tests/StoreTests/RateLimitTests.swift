@@ -22,8 +22,8 @@ struct RateLimitTests {
 
     func fixture(_ backend: TestBackend) async throws -> (any JobStore, any APIKeyStore, ManualWallClock) {
         let clock = ManualWallClock(t0)
-        let (jobs, keys) = try await backend.stores(clock: clock)
-        return (jobs, keys, clock)
+        let stores = try await backend.stores(clock: clock)
+        return (stores.jobs, stores.keys, clock)
     }
 
     func job(_ id: String, key: String, limits: SubmitLimits) -> NewJob {

@@ -8,7 +8,7 @@ struct APIKeyMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
     static let header = HTTPField.Name("x-api-key")!
 
-    let keys: any APIKeyStore
+    let keys: any APIKeyAuthenticator
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response

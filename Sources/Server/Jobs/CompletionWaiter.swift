@@ -6,7 +6,7 @@ import Store
 /// reconnects, so the waiter also reads the job now and then (`recheckEvery`).
 struct CompletionWaiter: Sendable {
     let hub: CompletionHub
-    let jobs: any JobStore
+    let jobs: any JobReader
     let recheckEvery: Duration?
 
     /// Returns once the job is finished or `timeout` has passed.

@@ -7,6 +7,8 @@ import Store
 /// routes already answer 404 for expired requests; the sweeper reclaims the space.
 struct RetentionSweeper: Service {
     let jobs: any JobStore
+    /// Told of every deleted job, so that it stops serving it.
+    let cache: FinishedJobCache?
     let clock: any WallClock
     let retention: TimeInterval
     let interval: TimeInterval
@@ -26,6 +28,7 @@ struct RetentionSweeper: Service {
         var removed = 0
         while true {
             let batch = try await jobs.deleteFinished(before: cutoff, limit: 500)
+            cache?.forget(batch)
             removed += batch.count
             if batch.count < 500 { break }
         }

@@ -9,7 +9,7 @@ import Store
 /// - `GET /admin/keys`
 /// - `POST /admin/keys/{id}/credits` `{"amount"}`
 struct AdminController: Sendable {
-    let keys: any APIKeyStore
+    let keys: any APIKeyAdministration
 
     struct CreateKey: Decodable {
         var name: String
@@ -79,19 +79,13 @@ struct AdminController: Sendable {
         if let credits = body.credits, credits < 0 {
             throw APIError.badRequest("Invalid 'credits': it must be 0 or more.")
         }
-        let created = try await run { try await keys.create(name: body.name, credits: body.credits) }
-        var key = created.key
-        if body.rpm != nil || body.burst != nil || body.maxInFlight != nil {
-            key = try await run {
-                try await keys.setLimits(
-                    key.id, requestsPerMinute: body.rpm, burst: body.burst, maxInFlight: body.maxInFlight)
-            }
+        let created = try await run {
+            try await keys.create(
+                APIKeySpec(
+                    name: body.name, credits: body.credits, role: body.role ?? .user, allowedModels: body.models,
+                    requestsPerMinute: body.rpm, burst: body.burst, maxInFlight: body.maxInFlight))
         }
-        if body.role != nil || body.models != nil {
-            key = try await keys.setAccess(
-                key.id, role: body.role, allowedModels: body.models.map { .some($0) }, disabled: nil)
-        }
-        return .json(KeyView(key, secret: created.secret), status: .created)
+        return .json(KeyView(created.key, secret: created.secret), status: .created)
     }
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {

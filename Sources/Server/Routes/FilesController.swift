@@ -4,7 +4,7 @@ import Store
 
 /// `GET /v2/files/{name}`: result images behind signed, expiring links, no API key.
 struct FilesController: Sendable {
-    let jobs: any JobStore
+    let jobs: any JobReader
     let signer: OutputURLSigner
     let clock: any WallClock
 

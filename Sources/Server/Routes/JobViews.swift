@@ -5,8 +5,8 @@ import Store
 
 /// Renders stored jobs as the wire's status and result bodies.
 struct JobViews: Sendable {
-    let jobs: any JobStore
-    let keys: any APIKeyStore
+    let jobs: any JobReader
+    let keys: any APIKeyAdministration
     let clock: any WallClock
     let retention: TimeInterval
     let signer: OutputURLSigner

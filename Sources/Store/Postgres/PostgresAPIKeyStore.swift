@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Logging
 import PostgresNIO
@@ -26,61 +25,84 @@ public final class PostgresAPIKeyStore: APIKeyStore {
         token.add(1, ordering: .releasing)
     }
 
-    public func create(name: String, credits: Int?) async throws -> CreatedAPIKey {
-        guard let created = try await insert(name: name, credits: credits, onlyIfNone: false) else {
-            throw StoreUnavailable(reason: "the key was not stored")
+    public func authenticate(secret: String) async throws -> APIKey? {
+        let hash = APIKeySecret.hash(secret)
+        let logger = logger
+        return try await database.withConnection { connection in
+            try await connection.records(
+                APIKey.init(columns:),
+                "SELECT \(unescaped: APIKey.columns) FROM api_keys WHERE key_hash = \(hash)", logger: logger
+            ).first
         }
-        return created
     }
 
-    private func insert(name: String, credits: Int?, onlyIfNone: Bool) async throws -> CreatedAPIKey? {
-        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...64).contains(trimmed.count), !trimmed.contains(where: { $0.isNewline }) else {
-            throw APIKeyError.invalidName(name)
-        }
-        let secret = APIKeySecret.generate()
-        let now = clock.now()
-        let key = APIKey(
-            id: "key_" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16)).lowercased(),
-            name: trimmed, prefix: String(secret.prefix(10)), createdAt: now)
-        let created = try await changing { connection, logger -> Bool in
-            if onlyIfNone {
-                // API nodes starting together on an empty database: one makes the first key.
-                try await connection.run("SELECT pg_advisory_xact_lock(7318270412)", logger: logger)
-                let existing = try await connection.value(Int.self, "SELECT count(*) FROM api_keys", logger: logger)
-                if (existing ?? 0) > 0 { return false }
-            }
-            try await connection.run(
-                """
-                INSERT INTO api_keys (id, name, key_hash, prefix, created_at)
-                VALUES (\(key.id), \(key.name), \(APIKeySecret.hash(secret)), \(key.prefix), \(now.timeIntervalSince1970))
-                """, logger: logger)
-            if let credits {
-                try await PostgresCredits.add(
-                    connection, keyID: key.id, amount: credits, kind: .grant, now: now, logger: logger)
-            }
-            return true
-        }
-        return created ? CreatedAPIKey(key: key, secret: secret) : nil
+    public func create(_ spec: APIKeySpec) async throws -> CreatedAPIKey {
+        let draft = try APIKeyDraft(spec, now: clock.now())
+        try await changing { connection, logger in try await Self.insert(draft, on: connection, logger: logger) }
+        return CreatedAPIKey(key: draft.key, secret: draft.secret)
     }
 
     public func createFirstKey(name: String) async throws -> CreatedAPIKey? {
-        try await insert(name: name, credits: nil, onlyIfNone: true)
+        let draft = try APIKeyDraft(APIKeySpec(name: name), now: clock.now())
+        let created = try await changing { connection, logger -> Bool in
+            // API nodes starting together on an empty database: one makes the first key.
+            try await connection.run("SELECT pg_advisory_xact_lock(7318270412)", logger: logger)
+            guard try await connection.value(Int.self, "SELECT count(*) FROM api_keys", logger: logger) == 0 else {
+                return false
+            }
+            try await Self.insert(draft, on: connection, logger: logger)
+            return true
+        }
+        return created ? CreatedAPIKey(key: draft.key, secret: draft.secret) : nil
     }
 
-    public func list() async throws -> [APIKey] {
-        let logger = logger
-        return try await database.withConnection { connection in
-            try await connection.rows(
-                "SELECT \(unescaped: APIKey.postgresColumns) FROM api_keys ORDER BY created_at", logger: logger
-            ).map(APIKey.init(postgres:))
+    private static func insert(_ draft: APIKeyDraft, on connection: PostgresConnection, logger: Logger) async throws {
+        let key = draft.key
+        try await connection.run(
+            """
+            INSERT INTO api_keys (id, name, key_hash, prefix, created_at, role, models, disabled, rpm, burst, max_in_flight)
+            VALUES (\(key.id), \(key.name), \(draft.hash), \(key.prefix), \(key.createdAt.timeIntervalSince1970), \
+            \(key.role.rawValue), \(key.storedModels), \(key.isDisabled), \(key.requestsPerMinute), \(key.burst), \
+            \(key.maxInFlight))
+            """, logger: logger)
+        if let credits = key.credits {
+            try await PostgresRules.apply(
+                try CreditPolicy.addition(credits, kind: .grant), keyID: key.id, now: key.createdAt, on: connection,
+                logger: logger)
+        }
+    }
+
+    public func update(_ reference: String, _ change: APIKeyChange) async throws -> APIKey {
+        try change.check()
+        return try await changing { connection, logger in
+            let key = change.applied(to: try await Self.find(connection, reference, locking: true, logger: logger))
+            try await connection.run(
+                """
+                UPDATE api_keys SET role = \(key.role.rawValue), models = \(key.storedModels), \
+                disabled = \(key.isDisabled), rpm = \(key.requestsPerMinute), burst = \(key.burst), \
+                max_in_flight = \(key.maxInFlight),
+                bucket_tokens = CASE WHEN \(change.touchesLimits) THEN NULL ELSE bucket_tokens END,
+                bucket_updated_at = CASE WHEN \(change.touchesLimits) THEN NULL ELSE bucket_updated_at END
+                WHERE id = \(key.id)
+                """, logger: logger)
+            return key
+        }
+    }
+
+    public func topUp(_ reference: String, amount: Int) async throws -> APIKey {
+        let movement = try CreditPolicy.addition(amount, kind: .topUp)
+        let now = clock.now()
+        return try await changing { connection, logger in
+            let key = try await Self.find(connection, reference, locking: true, logger: logger)
+            try await PostgresRules.apply(movement, keyID: key.id, now: now, on: connection, logger: logger)
+            return try await Self.find(connection, key.id, logger: logger)
         }
     }
 
     public func revoke(_ reference: String) async throws -> APIKey {
         let now = clock.now()
         return try await changing { connection, logger in
-            var key = try await Self.find(connection, reference, logger: logger)
+            var key = try await Self.find(connection, reference, locking: true, logger: logger)
             if key.revokedAt == nil {
                 key.revokedAt = now
                 try await connection.run(
@@ -91,86 +113,33 @@ public final class PostgresAPIKeyStore: APIKeyStore {
         }
     }
 
-    public func authenticate(secret: String) async throws -> APIKey? {
-        let hash = APIKeySecret.hash(secret)
-        let logger = logger
-        return try await database.withConnection { connection in
-            try await connection.rows(
-                "SELECT \(unescaped: APIKey.postgresColumns) FROM api_keys WHERE key_hash = \(hash)", logger: logger
-            ).first.map(APIKey.init(postgres:))
-        }
-    }
-
-    public func count() async throws -> Int {
-        let logger = logger
-        return try await database.withConnection { connection in
-            try await connection.value(Int.self, "SELECT count(*) FROM api_keys", logger: logger) ?? 0
-        }
-    }
-
-    public func topUp(_ reference: String, amount: Int) async throws -> APIKey {
-        guard amount > 0 else { throw APIKeyError.invalidAmount(amount) }
-        let now = clock.now()
-        return try await changing { connection, logger in
-            let key = try await Self.find(connection, reference, logger: logger)
-            try await PostgresCredits.add(
-                connection, keyID: key.id, amount: amount, kind: .topUp, now: now, logger: logger)
-            return try await Self.find(connection, key.id, logger: logger)
-        }
-    }
-
     public func show(_ reference: String) async throws -> (key: APIKey, ledger: [CreditLedgerEntry]) {
         let logger = logger
         return try await database.withConnection { connection in
             let key = try await Self.find(connection, reference, logger: logger)
-            return (key, try await PostgresCredits.entries(connection, keyID: key.id, logger: logger))
+            let ledger = try await connection.records(
+                CreditLedgerEntry.init(columns:),
+                """
+                SELECT \(unescaped: CreditLedgerEntry.columns) FROM credit_ledger
+                WHERE key_id = \(key.id) ORDER BY seq
+                """, logger: logger)
+            return (key, ledger)
+        }
+    }
+
+    public func list() async throws -> [APIKey] {
+        let logger = logger
+        return try await database.withConnection { connection in
+            try await connection.records(
+                APIKey.init(columns:), "SELECT \(unescaped: APIKey.columns) FROM api_keys ORDER BY created_at",
+                logger: logger)
         }
     }
 
     public func balance(keyID: String) async throws -> Int? {
         let logger = logger
         return try await database.withConnection { connection in
-            try await PostgresCredits.balance(connection, keyID: keyID, logger: logger)
-        }
-    }
-
-    public func setLimits(
-        _ reference: String, requestsPerMinute: Int?, burst: Int?, maxInFlight: Int?
-    ) async throws -> APIKey {
-        for value in [requestsPerMinute, burst, maxInFlight].compactMap({ $0 }) where value < 0 {
-            throw APIKeyError.invalidAmount(value)
-        }
-        return try await changing { connection, logger in
-            let key = try await Self.find(connection, reference, logger: logger)
-            try await connection.run(
-                """
-                UPDATE api_keys SET rpm = COALESCE(\(requestsPerMinute), rpm), burst = COALESCE(\(burst), burst),
-                max_in_flight = COALESCE(\(maxInFlight), max_in_flight), bucket_tokens = NULL, bucket_updated_at = NULL
-                WHERE id = \(key.id)
-                """, logger: logger)
-            return try await Self.find(connection, key.id, logger: logger)
-        }
-    }
-
-    public func setAccess(
-        _ reference: String, role: APIKeyRole?, allowedModels: [String]??, disabled: Bool?
-    ) async throws -> APIKey {
-        try await changing { connection, logger in
-            let key = try await Self.find(connection, reference, logger: logger)
-            if let role {
-                try await connection.run(
-                    "UPDATE api_keys SET role = \(role.rawValue) WHERE id = \(key.id)", logger: logger)
-            }
-            if let allowedModels {
-                try await connection.run(
-                    "UPDATE api_keys SET models = \(allowedModels?.joined(separator: ",")) WHERE id = \(key.id)",
-                    logger: logger)
-            }
-            if let disabled {
-                try await connection.run(
-                    "UPDATE api_keys SET disabled = \(disabled) WHERE id = \(key.id)", logger: logger)
-            }
-            return try await Self.find(connection, key.id, logger: logger)
+            try await PostgresRules.balance(keyID: keyID, on: connection, logger: logger)
         }
     }
 
@@ -190,55 +159,41 @@ public final class PostgresAPIKeyStore: APIKeyStore {
         return value
     }
 
-    /// A key by id, or by name when exactly one key has it.
-    static func find(_ connection: PostgresConnection, _ reference: String, logger: Logger) async throws -> APIKey {
-        var matches = try await connection.rows(
-            "SELECT \(unescaped: APIKey.postgresColumns) FROM api_keys WHERE id = \(reference)", logger: logger)
-        if matches.isEmpty {
-            matches = try await connection.rows(
-                "SELECT \(unescaped: APIKey.postgresColumns) FROM api_keys WHERE name = \(reference) LIMIT 2",
-                logger: logger)
-        }
-        guard matches.count <= 1 else { throw APIKeyError.ambiguous(reference) }
-        guard let row = matches.first else { throw APIKeyError.notFound(reference) }
-        return try APIKey(postgres: row)
-    }
-}
-
-extension APIKey {
-    static let postgresColumns =
-        "id, name, prefix, created_at, revoked_at, credits, role, models, disabled, rpm, burst, max_in_flight"
-
-    init(postgres row: PostgresRow) throws {
-        let cells = row.makeRandomAccess()
-        self.init(
-            id: try cells[0].decode(String.self), name: try cells[1].decode(String.self),
-            prefix: try cells[2].decode(String.self),
-            createdAt: Date(timeIntervalSince1970: try cells[3].decode(Double.self)),
-            revokedAt: try cells[4].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
-            credits: try cells[5].decode(Int?.self),
-            role: APIKeyRole(rawValue: try cells[6].decode(String.self)) ?? .user,
-            allowedModels: try cells[7].decode(String?.self).map { $0.split(separator: ",").map(String.init) },
-            isDisabled: try cells[8].decode(Bool.self), requestsPerMinute: try cells[9].decode(Int?.self),
-            burst: try cells[10].decode(Int?.self), maxInFlight: try cells[11].decode(Int?.self))
+    /// A key by id, or by name when exactly one key has it; `locking` its row for the rest
+    /// of the transaction.
+    static func find(
+        _ connection: PostgresConnection, _ reference: String, locking: Bool = false, logger: Logger
+    ) async throws -> APIKey {
+        let lock = locking ? " FOR UPDATE" : ""
+        return try await APIKeyLookup.resolve(
+            reference,
+            byID: try await connection.records(
+                APIKey.init(columns:),
+                "SELECT \(unescaped: APIKey.columns) FROM api_keys WHERE id = \(reference)\(unescaped: lock)",
+                logger: logger),
+            byName: {
+                try await connection.records(
+                    APIKey.init(columns:),
+                    "SELECT \(unescaped: APIKey.columns) FROM api_keys WHERE name = \(reference) LIMIT 2\(unescaped: lock)",
+                    logger: logger)
+            })
     }
 }
 
 extension PostgresDatabase {
-    /// The cluster's secret for signing output URLs: made by whichever node asks first, then
-    /// shared, so a link signed by one API node opens on every other.
+    /// The cluster's secret for signing output URLs (``SigningSecret``): a link signed by
+    /// one API node opens on every other.
     public func signingSecret() async throws -> [UInt8] {
-        let candidate = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
+        let candidate = ByteBuffer(bytes: SigningSecret.candidate())
+        let name = SigningSecret.settingName
         let logger = logger
         return try await withConnection { connection in
             try await connection.run(
-                """
-                INSERT INTO settings (name, value) VALUES ('signing_secret', \(ByteBuffer(bytes: candidate)))
-                ON CONFLICT (name) DO NOTHING
-                """, logger: logger)
+                "INSERT INTO settings (name, value) VALUES (\(name), \(candidate)) ON CONFLICT (name) DO NOTHING",
+                logger: logger)
             guard
                 let stored = try await connection.value(
-                    ByteBuffer.self, "SELECT value FROM settings WHERE name = 'signing_secret'", logger: logger)
+                    ByteBuffer.self, "SELECT value FROM settings WHERE name = \(name)", logger: logger)
             else { throw StoreUnavailable(reason: "the signing secret could not be stored") }
             return Array(stored.readableBytesView)
         }

@@ -1,7 +1,10 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import PostgresNIO
 import Synchronization
+import _ConnectionPoolModule
 
 /// A PostgreSQL database shared by every node of a cluster: a connection pool, the schema
 /// migrations, and the one way the stores talk to it, ``withConnection(_:)``, which turns
@@ -15,18 +18,20 @@ public final class PostgresDatabase: Sendable {
     /// How long an operation may wait for a connection before the store is declared
     /// unavailable. Once it has one, a query fails as soon as the connection does.
     let operationTimeout: Duration
-    /// How long an operation may take in all, once it has its connection (8 s).
-    let runningTimeout: Duration = .seconds(8)
+    /// How long an operation may take in all, once it has its connection.
+    let runningTimeout: Duration
     /// The channel for ``PostgresEvents``: one per schema, so deployments sharing a
     /// database do not wake each other.
     let channel: String
 
     public init(
-        location: PostgresLocation, logger: Logger, maxConnections: Int = 20, operationTimeout: Duration = .seconds(5)
+        location: PostgresLocation, logger: Logger, maxConnections: Int = 20, operationTimeout: Duration = .seconds(5),
+        runningTimeout: Duration = .seconds(8)
     ) {
         self.location = location
         self.logger = logger
         self.operationTimeout = operationTimeout
+        self.runningTimeout = max(runningTimeout, operationTimeout)
         self.channel = "nano_banana_events" + (location.schema.map { "_" + $0 } ?? "")
         client = PostgresClient(
             configuration: location.clientConfiguration(maxConnections: maxConnections), backgroundLogger: logger)
@@ -64,8 +69,9 @@ public final class PostgresDatabase: Sendable {
     }
 
     /// Creates or upgrades the tables. Safe when several nodes start at once: the whole
-    /// migration runs in one transaction under an advisory lock, and each step is recorded,
-    /// so a second node waits, then finds nothing left to do.
+    /// migration runs in one transaction under an advisory lock of the schema's own, and
+    /// each step is recorded, so a second node waits, then finds nothing left to do; nodes
+    /// of deployments in other schemas do not wait for each other.
     public func migrate() async throws {
         do {
             try await applyMigrations()
@@ -87,7 +93,8 @@ public final class PostgresDatabase: Sendable {
         let schema = location.schema
         try await withTransaction { connection in
             // Nodes starting together take turns, from the schema on.
-            try await connection.run("SELECT pg_advisory_xact_lock(7318270411)", logger: logger)
+            let lock = "nano-banana migrations " + (schema ?? "")
+            try await connection.run("SELECT pg_advisory_xact_lock(hashtextextended(\(lock), 0))", logger: logger)
             if let schema {
                 try await connection.run(
                     PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"), logger: logger)
@@ -126,39 +133,51 @@ public final class PostgresDatabase: Sendable {
     ) async throws
         -> T
     {
-        let race = LeaseRace<T>()
+        let race = DeadlineRace<T>()
         let client = self.client
         // While the database is known to be down, callers learn it within a second.
         let timeout = degraded.load(ordering: .relaxed) ? min(operationTimeout, .seconds(1)) : operationTimeout
-        return try await withCheckedThrowingContinuation { continuation in
-            race.start(continuation)
-            let timer = Task {
-                try await Task.sleep(for: timeout)
-                if race.abandon() {
-                    self.degraded.store(true, ordering: .relaxed)
-                    return
-                }
-                // Running: a connection that dies mid-operation has been seen to leave its
-                // query unanswered, so a running operation gets a bound too.
-                try await Task.sleep(for: self.runningTimeout - timeout)
-                if race.abandon(running: true) { self.degraded.store(true, ordering: .relaxed) }
-            }
-            race.setWork(
-                Task {
-                    do {
-                        let value = try await client.withConnection { connection in
-                            guard race.begin() else { throw CancellationError() }
-                            return try await body(connection)
-                        }
-                        self.degraded.store(false, ordering: .relaxed)
-                        race.finish(.success(value))
-                    } catch {
-                        let translated = Self.translate(error)
-                        if translated is StoreUnavailable { self.degraded.store(true, ordering: .relaxed) }
-                        race.finish(.failure(translated))
+        // The work and its deadline run as unstructured tasks on purpose: PostgresNIO 1.33
+        // has been seen to leave a statement on a dying connection unanswered, and a caller
+        // that waited for such a task to end would hang with it. The race resumes the caller
+        // exactly once, whichever comes first: the result, the deadline, or the caller's
+        // own cancellation, which is passed on to the work (a wait for a connection ends at
+        // once; the transaction is rolled back).
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                race.start(continuation)
+                let timer = Task {
+                    try await Task.sleep(for: timeout)
+                    if race.abandon(StoreUnavailable(reason: "no database connection within the deadline")) {
+                        self.degraded.store(true, ordering: .relaxed)
+                        return
                     }
-                    timer.cancel()
-                })
+                    try await Task.sleep(for: self.runningTimeout - timeout)
+                    if race.abandon(
+                        StoreUnavailable(reason: "the database did not answer within the deadline"), running: true)
+                    {
+                        self.degraded.store(true, ordering: .relaxed)
+                    }
+                }
+                race.setWork(
+                    Task {
+                        do {
+                            let value = try await client.withConnection { connection in
+                                guard race.begin() else { throw CancellationError() }
+                                return try await body(connection)
+                            }
+                            self.degraded.store(false, ordering: .relaxed)
+                            race.finish(.success(value))
+                        } catch {
+                            let translated = Self.translate(error)
+                            if translated is StoreUnavailable { self.degraded.store(true, ordering: .relaxed) }
+                            race.finish(.failure(translated))
+                        }
+                        timer.cancel()
+                    })
+            }
+        } onCancel: {
+            race.cancel()
         }
     }
 
@@ -197,17 +216,14 @@ public final class PostgresDatabase: Sendable {
             }
             return StoreUnavailable(
                 reason: "PostgreSQL connection failed (\(error.code)\(error.underlying.map { ": \($0)" } ?? ""))")
-        case is StoreUnavailable:
+        case is CancellationError, is StoreUnavailable:
             return error
-        case is CancellationError:
-            return error
-        default:
+        case let error as ConnectionPoolError where error == .requestCancelled:
+            return CancellationError()
+        case is ConnectionPoolError, is IOError, is ChannelError, is NIOConnectionError:
             // The pool's own errors (circuit breaker open, shut down) and socket errors.
-            let name = String(describing: type(of: error))
-            let connectionErrors = ["ConnectionPoolError", "IOError", "ChannelError", "NIOConnectionError"]
-            if connectionErrors.contains(where: name.contains) {
-                return StoreUnavailable(reason: "PostgreSQL connection failed (\(error))")
-            }
+            return StoreUnavailable(reason: "PostgreSQL connection failed (\(error))")
+        default:
             return error
         }
     }
@@ -219,70 +235,4 @@ public struct StoreSetupError: Error, Sendable, CustomStringConvertible {
     public var detail: String
 
     public var description: String { "Could not prepare the store at \(location): \(detail)" }
-}
-
-/// Decides, once, between an operation that got its connection and a deadline that came
-/// first: whichever side wins resumes the caller; an operation that loses never runs.
-private final class LeaseRace<T: Sendable>: Sendable {
-    private enum Phase {
-        case waiting, running, abandoned, finished
-    }
-
-    private struct State {
-        var phase = Phase.waiting
-        var continuation: CheckedContinuation<T, any Error>?
-        var work: Task<Void, Never>?
-    }
-
-    private let state = Mutex(State())
-
-    func start(_ continuation: CheckedContinuation<T, any Error>) {
-        state.withLock { $0.continuation = continuation }
-    }
-
-    func setWork(_ work: Task<Void, Never>) {
-        state.withLock { $0.work = work }
-    }
-
-    /// The operation has a connection: it may run unless the deadline already passed.
-    func begin() -> Bool {
-        state.withLock { state in
-            guard state.phase == .waiting else { return false }
-            state.phase = .running
-            return true
-        }
-    }
-
-    /// The deadline: abandons a waiting operation (cancelling its wait for a connection)
-    /// and fails the caller.
-    /// - Parameter running: give up on an operation that has started, too.
-    @discardableResult
-    func abandon(running: Bool = false) -> Bool {
-        let (continuation, work) = state.withLock {
-            state -> (CheckedContinuation<T, any Error>?, Task<Void, Never>?) in
-            guard state.phase == .waiting || (running && state.phase == .running) else { return (nil, nil) }
-            state.phase = .abandoned
-            defer { state.continuation = nil }
-            return (state.continuation, state.work)
-        }
-        continuation?.resume(
-            throwing: StoreUnavailable(
-                reason: running
-                    ? "the database did not answer within the deadline" : "no database connection within the deadline"))
-        work?.cancel()
-        return continuation != nil
-    }
-
-    func finish(_ result: Result<T, any Error>) {
-        let continuation: CheckedContinuation<T, any Error>? = state.withLock { state in
-            guard state.phase != .abandoned, state.phase != .finished else { return nil }
-            state.phase = .finished
-            defer {
-                state.continuation = nil
-                state.work = nil
-            }
-            return state.continuation
-        }
-        continuation?.resume(with: result)
-    }
 }

@@ -18,9 +18,7 @@ public final class PostgresJobStore: JobStore {
     private let database: PostgresDatabase
     private let clock: any WallClock
     private let logger: Logger
-    /// When this node last looked for expired leases: a claim looks at most this often.
-    private let lastLeaseSweep = Mutex<Date>(.distantPast)
-    private let leaseSweepInterval: TimeInterval = 0.25
+    private let leaseSweep = LeaseSweep()
 
     public init(database: PostgresDatabase, clock: any WallClock = SystemWallClock()) {
         self.database = database
@@ -34,9 +32,8 @@ public final class PostgresJobStore: JobStore {
         let now = clock.now()
         let logger = logger
         let channel = channel
-        let limits = job.limits ?? SubmitLimits(perMinute: 0, burst: 0, maxInFlight: 0, maxQueueLength: 0)
-        let keyLimited = limits.perMinute > 0 || limits.maxInFlight > 0
-        let charged = job.metered && job.cost > 0
+        let admission = job.limits.map { SubmitAdmission(limits: $0, now: now) }
+        let reservation = CreditPolicy.reservation(for: job)
         let insert: PostgresQuery = """
             WITH job AS (
                 INSERT INTO jobs (id, key_id, model, seed, status, max_attempts, created_at, cost)
@@ -49,16 +46,11 @@ public final class PostgresJobStore: JobStore {
             SELECT seq, pg_notify(\(channel), \(PostgresEvents.queuedPayload)) FROM job
             """
         let body: @Sendable (PostgresConnection) async throws -> Int64 = { connection in
-            if limits.maxQueueLength > 0 {
-                try await PostgresSubmitGate.checkQueueLength(connection, limit: limits.maxQueueLength, logger: logger)
+            if let admission {
+                try await PostgresRules.admit(admission, keyID: job.keyID, on: connection, logger: logger)
             }
-            if keyLimited {
-                try await PostgresSubmitGate.admit(
-                    connection, keyID: job.keyID, limits: limits, now: now, logger: logger)
-            }
-            if charged {
-                try await PostgresCredits.reserve(
-                    connection, keyID: job.keyID, price: job.cost, requestID: job.id, now: now, logger: logger)
+            if let reservation {
+                try await PostgresRules.reserve(reservation, keyID: job.keyID, now: now, on: connection, logger: logger)
             }
             guard let sequence = try await connection.value(Int64.self, insert, logger: logger) else {
                 throw StoreUnavailable(reason: "the insert returned no row")
@@ -67,7 +59,7 @@ public final class PostgresJobStore: JobStore {
         }
         // A lone insert is atomic on its own; a key's limits and credits need a transaction.
         let sequence =
-            keyLimited || charged
+            admission?.checksKey == true || reservation != nil
             ? try await database.withTransaction(body) : try await database.withConnection(body)
         return JobRecord(
             sequence: sequence, id: job.id, keyID: job.keyID, model: job.model, seed: job.seed, cost: job.cost,
@@ -76,7 +68,7 @@ public final class PostgresJobStore: JobStore {
 
     public func claim(worker: String, lease: TimeInterval) async throws -> ClaimedJob? {
         let now = clock.now()
-        let sweep = leaseSweepDue(now: now)
+        let sweep = leaseSweep.due(now: now)
         return try await database.withTransaction { [self] connection in
             if sweep { try await expireLeases(connection, now: now) }
             return try await claimNext(connection, worker: worker, lease: lease, now: now)
@@ -99,7 +91,7 @@ public final class PostgresJobStore: JobStore {
         jobID: String, worker: String, output: JobOutput, image: [UInt8], claimingNextFor lease: TimeInterval
     ) async throws -> (completed: Bool, next: ClaimedJob?) {
         let now = clock.now()
-        let sweep = leaseSweepDue(now: now)
+        let sweep = leaseSweep.due(now: now)
         return try await database.withTransaction { [self] connection in
             let completed = try await complete(
                 connection, jobID: jobID, worker: worker, output: output, image: image, now: now)
@@ -120,7 +112,7 @@ public final class PostgresJobStore: JobStore {
     /// nodes' running jobs would be taken from them. `nano-banana` never calls it on PostgreSQL.
     public func expireAllLeases() async throws -> Int {
         let logger = logger
-        defer { lastLeaseSweep.withLock { $0 = .distantPast } }
+        defer { leaseSweep.reset() }
         return try await database.withConnection { connection in
             try await connection.value(
                 Int.self,
@@ -135,9 +127,10 @@ public final class PostgresJobStore: JobStore {
     public func job(id: String) async throws -> JobRecord? {
         let logger = logger
         return try await database.withConnection { connection in
-            try await connection.rows(
-                "SELECT \(unescaped: JobRecord.columns) FROM jobs WHERE id = \(id)", logger: logger
-            ).first.map(JobRecord.init(postgres:))
+            try await connection.records(
+                JobRecord.init(columns:), "SELECT \(unescaped: JobRecord.columns) FROM jobs WHERE id = \(id)",
+                logger: logger
+            ).first
         }
     }
 
@@ -159,7 +152,8 @@ public final class PostgresJobStore: JobStore {
     public func deleteFinished(before cutoff: Date, limit: Int) async throws -> [JobRecord] {
         let logger = logger
         return try await database.withConnection { connection in
-            try await connection.rows(
+            try await connection.records(
+                JobRecord.init(columns:),
                 """
                 WITH doomed AS (
                     SELECT id FROM jobs WHERE completed_at IS NOT NULL AND completed_at < \(cutoff.timeIntervalSince1970)
@@ -172,8 +166,7 @@ public final class PostgresJobStore: JobStore {
                     DELETE FROM job_parameters USING gone WHERE job_parameters.id = gone.id
                 )
                 SELECT \(unescaped: JobRecord.columns) FROM gone
-                """, logger: logger
-            ).map(JobRecord.init(postgres:))
+                """, logger: logger)
         }
     }
 
@@ -199,62 +192,61 @@ public final class PostgresJobStore: JobStore {
 
     // MARK: - Steps inside a transaction
 
-    private func leaseSweepDue(now: Date) -> Bool {
-        lastLeaseSweep.withLock { last in
-            guard now.timeIntervalSince(last) >= leaseSweepInterval || now < last else { return false }
-            last = now
-            return true
-        }
-    }
-
     /// Returns jobs whose lease ran out to the queue, or fails them past their attempts.
     private func expireLeases(_ connection: PostgresConnection, now: Date) async throws {
-        let expired = try await connection.rows(
+        let expired = try await connection.records(
+            JobRecord.init(columns:),
             """
             SELECT \(unescaped: JobRecord.columns) FROM jobs
             WHERE status = 'PROCESSING' AND lease_expires_at <= \(now.timeIntervalSince1970)
-            ORDER BY lease_expires_at LIMIT 100 FOR UPDATE SKIP LOCKED
-            """, logger: logger
-        ).map(JobRecord.init(postgres:))
+            ORDER BY lease_expires_at LIMIT \(LeaseSweep.batch) FOR UPDATE SKIP LOCKED
+            """, logger: logger)
         for var job in expired {
             try job.state.apply(.leaseExpired(now: now))
             try await writeState(connection, job: job, completedAt: job.status == .failed ? now : nil)
         }
     }
 
-    /// Takes the oldest QUEUED job in one statement: the busiest query of a cluster. The
-    /// assignments are ``JobState``'s `.claim` transition (QUEUED → PROCESSING, one more
-    /// attempt, this worker, the lease), written in SQL so the row is found, locked and
-    /// updated in one round trip; the result is checked against the state machine.
+    /// Takes the oldest QUEUED job in one statement: the busiest query of a cluster, so the
+    /// row is found, locked and updated in one round trip. The statement returns the job's
+    /// state before and after; ``JobState`` applies its `.claim` event to the state before,
+    /// and unless that gives exactly the state the statement wrote, the claim is refused
+    /// (``JobStateDisagreement``) and its transaction rolls back. The state machine stays
+    /// the judge of every claim, in release builds too.
     private func claimNext(
         _ connection: PostgresConnection, worker: String, lease: TimeInterval, now: Date
     )
         async throws -> ClaimedJob?
     {
-        let until = now.addingTimeInterval(lease)
+        let until = Date(timeIntervalSince1970: now.addingTimeInterval(lease).timeIntervalSince1970)
         guard
             let row = try await connection.rows(
                 """
                 WITH next AS (
-                    SELECT id FROM jobs WHERE status = 'QUEUED' ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED
+                    SELECT id, status, attempts, worker_id, lease_expires_at FROM jobs
+                    WHERE status = 'QUEUED' ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED
                 )
                 UPDATE jobs SET status = 'PROCESSING', attempts = jobs.attempts + 1, worker_id = \(worker),
                 lease_expires_at = \(until.timeIntervalSince1970), started_at = \(now.timeIntervalSince1970)
                 FROM next WHERE jobs.id = next.id
-                RETURNING \(unescaped: JobRecord.qualifiedPostgresColumns),
-                (SELECT parameters FROM job_parameters WHERE job_parameters.id = jobs.id)
+                RETURNING \(unescaped: JobRecord.qualifiedColumns),
+                (SELECT parameters FROM job_parameters WHERE job_parameters.id = jobs.id),
+                next.status, next.attempts, next.worker_id, next.lease_expires_at
                 """, logger: logger
             ).first
         else { return nil }
-        let job = try JobRecord(postgres: row)
-        var expected = JobState(
-            status: .queued, attempts: job.state.attempts - 1, maxAttempts: job.state.maxAttempts, workerID: nil,
-            leaseExpiresAt: nil, error: job.state.error)
-        expected.failureCode = job.state.failureCode
-        try expected.apply(.claim(worker: worker, leaseUntil: Date(timeIntervalSince1970: until.timeIntervalSince1970)))
-        assert(expected == job.state, "the claim statement and JobState.claim disagree")
-        let parameters = try row.makeRandomAccess()[24].decode(String?.self) ?? "{}"
-        return ClaimedJob(record: job, parameters: parameters)
+        let columns = PostgresColumns(row)
+        let job = try JobRecord(columns: columns)
+        var before = job.state
+        before.status = JobStatus(rawValue: try columns.string(25)) ?? .failed
+        before.attempts = try columns.int(26)
+        before.workerID = try columns.optionalString(27)
+        before.leaseExpiresAt = try columns.optionalDate(28)
+        try before.apply(.claim(worker: worker, leaseUntil: until))
+        guard before == job.state else {
+            throw JobStateDisagreement(jobID: job.id, expected: before, written: job.state)
+        }
+        return ClaimedJob(record: job, parameters: try columns.optionalString(24) ?? "{}")
     }
 
     private func complete(
@@ -277,9 +269,10 @@ public final class PostgresJobStore: JobStore {
     }
 
     private func lockedJob(_ connection: PostgresConnection, id: String) async throws -> JobRecord? {
-        try await connection.rows(
-            "SELECT \(unescaped: JobRecord.columns) FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger
-        ).first.map(JobRecord.init(postgres:))
+        try await connection.records(
+            JobRecord.init(columns:), "SELECT \(unescaped: JobRecord.columns) FROM jobs WHERE id = \(id) FOR UPDATE",
+            logger: logger
+        ).first
     }
 
     /// Writes the state in one statement; a job that has just ended also stores its image
@@ -312,7 +305,7 @@ public final class PostgresJobStore: JobStore {
                 , blob_key = \(key), output_format = \(sql.bind(output.format.rawValue)), \
                 width = \(sql.bind(output.width)), height = \(sql.bind(output.height)), text = \(sql.bind(output.text)), \
                 engine = \(sql.bind(output.engine)), inference_time = \(sql.bind(output.inferenceTime)), \
-                usage = \(sql.bind(SQLiteJobStore.encodeUsage(output.usage)))
+                usage = \(sql.bind(output.usage.stored))
                 """
             image = """
                 image AS (
@@ -332,26 +325,9 @@ public final class PostgresJobStore: JobStore {
             SELECT pg_notify(\(sql.bind(channel)), \(sql.bind(PostgresEvents.finishedPayload(job.id))))
             """
         try await connection.run(sql.query(text), logger: logger)
-        if job.cost > 0 {
-            try await PostgresCredits.finish(
-                connection, keyID: job.keyID, price: job.cost, requestID: job.id,
-                completed: state.status == .completed, now: completedAt ?? clock.now(), logger: logger)
+        if let closing = CreditPolicy.closing(job) {
+            try await PostgresRules.apply(
+                closing, keyID: job.keyID, now: completedAt ?? clock.now(), on: connection, logger: logger)
         }
-    }
-}
-
-/// Builds a statement whose shape depends on the case, numbering its parameters as they
-/// are bound: `"… = \(sql.bind(value))"`, then ``query(_:)``.
-struct SQLBuilder {
-    private var binds = PostgresBindings()
-
-    /// Binds a value (or NULL) and returns its placeholder.
-    mutating func bind<Value: PostgresDynamicTypeEncodable>(_ value: Value?) -> String {
-        if let value { binds.append(value, context: .default) } else { binds.appendNull() }
-        return "$\(binds.count)"
-    }
-
-    func query(_ sql: String) -> PostgresQuery {
-        PostgresQuery(unsafeSQL: sql, binds: binds)
     }
 }

@@ -146,26 +146,3 @@ extension DatabasePool {
         try write(updates)
     }
 }
-
-extension Database {
-    // Statements prepared once per connection and reused: parsing SQL on every call was
-    // the largest cost of a status lookup when measured.
-
-    func cachedExecute(sql: String, arguments: StatementArguments = []) throws {
-        try cachedStatement(sql: sql).execute(arguments: arguments)
-    }
-
-    func cachedRow(sql: String, arguments: StatementArguments = []) throws -> Row? {
-        try Row.fetchOne(cachedStatement(sql: sql), arguments: arguments)
-    }
-
-    func cachedRows(sql: String, arguments: StatementArguments = []) throws -> [Row] {
-        try Row.fetchAll(cachedStatement(sql: sql), arguments: arguments)
-    }
-
-    func cachedValue<Value: DatabaseValueConvertible>(
-        _ type: Value.Type, sql: String, arguments: StatementArguments = []
-    ) throws -> Value? {
-        try Value.fetchOne(cachedStatement(sql: sql), arguments: arguments)
-    }
-}

@@ -25,6 +25,60 @@ public struct APIKey: Sendable, Equatable {
     public var isRevoked: Bool { revokedAt != nil }
 }
 
+/// What a new key is to be: everything `keys create` and `POST /admin/keys` can say, made
+/// in one transaction.
+public struct APIKeySpec: Sendable, Equatable {
+    public var name: String
+    /// A starting balance, making the key metered; `nil`: unmetered.
+    public var credits: Int?
+    public var role: APIKeyRole
+    /// The model slugs the key may use; `nil`: all.
+    public var allowedModels: [String]?
+    public var isDisabled: Bool
+    /// The key's own limits; `nil` uses the server's defaults, 0 means none.
+    public var requestsPerMinute: Int?
+    public var burst: Int?
+    public var maxInFlight: Int?
+
+    public init(
+        name: String, credits: Int? = nil, role: APIKeyRole = .user, allowedModels: [String]? = nil,
+        isDisabled: Bool = false, requestsPerMinute: Int? = nil, burst: Int? = nil, maxInFlight: Int? = nil
+    ) {
+        self.name = name
+        self.credits = credits
+        self.role = role
+        self.allowedModels = allowedModels
+        self.isDisabled = isDisabled
+        self.requestsPerMinute = requestsPerMinute
+        self.burst = burst
+        self.maxInFlight = maxInFlight
+    }
+}
+
+/// A change to a key's settings; `nil` leaves a setting as it is.
+public struct APIKeyChange: Sendable, Equatable {
+    public var role: APIKeyRole?
+    /// `.some(nil)` lifts the restriction.
+    public var allowedModels: [String]??
+    public var disabled: Bool?
+    /// 0 means no limit.
+    public var requestsPerMinute: Int?
+    public var burst: Int?
+    public var maxInFlight: Int?
+
+    public init(
+        role: APIKeyRole? = nil, allowedModels: [String]?? = nil, disabled: Bool? = nil,
+        requestsPerMinute: Int? = nil, burst: Int? = nil, maxInFlight: Int? = nil
+    ) {
+        self.role = role
+        self.allowedModels = allowedModels
+        self.disabled = disabled
+        self.requestsPerMinute = requestsPerMinute
+        self.burst = burst
+        self.maxInFlight = maxInFlight
+    }
+}
+
 /// A freshly created key: the record, and the secret shown to its owner exactly once.
 public struct CreatedAPIKey: Sendable {
     public var key: APIKey
@@ -66,48 +120,6 @@ public enum APIKeyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidName(let name): "Invalid key name '\(name)': use 1 to 64 printable characters."
         case .invalidAmount(let amount): "Invalid amount \(amount): use a positive number of credits."
         }
-    }
-}
-
-/// Where API keys live.
-public protocol APIKeyStore: Sendable {
-    /// A new key; with `credits`, a metered one starting with that balance.
-    func create(name: String, credits: Int?) async throws -> CreatedAPIKey
-    /// Adds credits to a key (by id or unique name); returns it with its new balance.
-    func topUp(_ reference: String, amount: Int) async throws -> APIKey
-    /// The key (by id or unique name) and its credit history, oldest first.
-    func show(_ reference: String) async throws -> (key: APIKey, ledger: [CreditLedgerEntry])
-    /// The current balance of a key; `nil` when unmetered.
-    func balance(keyID: String) async throws -> Int?
-    /// Sets a key's role, its allowed models (`.some(nil)` clears the restriction) and
-    /// whether it is disabled; `nil` arguments leave a setting as it is.
-    func setAccess(
-        _ reference: String, role: APIKeyRole?, allowedModels: [String]??, disabled: Bool?
-    ) async throws
-        -> APIKey
-    /// Sets a key's own limits (`nil` leaves one at the server's default; 0 means none).
-    func setLimits(_ reference: String, requestsPerMinute: Int?, burst: Int?, maxInFlight: Int?) async throws -> APIKey
-    func list() async throws -> [APIKey]
-    /// Revokes by id, or by name when exactly one key has it.
-    func revoke(_ reference: String) async throws -> APIKey
-    /// The key a secret belongs to, revoked or not; `nil` when no key has it.
-    func authenticate(secret: String) async throws -> APIKey?
-    func count() async throws -> Int
-    /// A first unmetered key when there is none yet; `nil` when keys exist.
-    func createFirstKey(name: String) async throws -> CreatedAPIKey?
-    /// A value that changes whenever a key is created or revoked, by any process; caches
-    /// compare it before trusting what they remember.
-    func changeToken() -> Int64
-}
-
-extension APIKeyStore {
-    /// A new unmetered key.
-    public func create(name: String) async throws -> CreatedAPIKey { try await create(name: name, credits: nil) }
-
-    /// A first unmetered key, when the store has none yet (a server's first run); `nil`
-    /// when keys exist. A store shared by several servers makes it once for them all.
-    public func createFirstKey(name: String) async throws -> CreatedAPIKey? {
-        try await count() == 0 ? try await create(name: name) : nil
     }
 }
 

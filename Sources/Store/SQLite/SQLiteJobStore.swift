@@ -12,6 +12,7 @@ public final class SQLiteJobStore: JobStore {
     private let pool: DatabasePool
     private let writer: WriteBatcher
     private let clock: any WallClock
+    private let leaseSweep = LeaseSweep()
 
     public init(database: SQLiteDatabase, clock: any WallClock = SystemWallClock()) {
         self.pool = database.pool
@@ -22,9 +23,11 @@ public final class SQLiteJobStore: JobStore {
     public func enqueue(_ job: NewJob) async throws -> JobRecord {
         let now = clock.now()
         return try await writer.write { db in
-            if let limits = job.limits { try SubmitGate.admit(db, keyID: job.keyID, limits: limits, now: now) }
-            if job.metered {
-                try CreditLedger.reserve(db, keyID: job.keyID, price: job.cost, requestID: job.id, now: now)
+            if let limits = job.limits {
+                try SQLiteRules.admit(SubmitAdmission(limits: limits, now: now), keyID: job.keyID, in: db)
+            }
+            if let reservation = CreditPolicy.reservation(for: job) {
+                try SQLiteRules.reserve(reservation, keyID: job.keyID, now: now, in: db)
             }
             try db.cachedExecute(
                 sql: """
@@ -46,15 +49,19 @@ public final class SQLiteJobStore: JobStore {
 
     public func claim(worker: String, lease: TimeInterval) async throws -> ClaimedJob? {
         let now = clock.now()
-        return try pool.writeNow { db in try Self.claim(db, worker: worker, lease: lease, now: now) }
+        let sweep = leaseSweep.due(now: now)
+        return try pool.writeNow { db in try Self.claim(db, worker: worker, lease: lease, now: now, sweep: sweep) }
     }
 
-    private static func claim(_ db: Database, worker: String, lease: TimeInterval, now: Date) throws -> ClaimedJob? {
-        try expireLeases(db, now: now)
+    private static func claim(
+        _ db: Database, worker: String, lease: TimeInterval, now: Date, sweep: Bool
+    ) throws -> ClaimedJob? {
+        if sweep { try expireLeases(db, now: now) }
         guard
-            var job = try db.cachedRow(
+            var job = try db.records(
+                JobRecord.init(columns:),
                 sql: "SELECT \(JobRecord.columns) FROM jobs WHERE status = 'QUEUED' ORDER BY seq LIMIT 1"
-            ).map(JobRecord.init(row:))
+            ).first
         else { return nil }
         try job.state.apply(.claim(worker: worker, leaseUntil: now.addingTimeInterval(lease)))
         job.startedAt = now
@@ -81,9 +88,10 @@ public final class SQLiteJobStore: JobStore {
         jobID: String, worker: String, output: JobOutput, image: [UInt8], claimingNextFor lease: TimeInterval
     ) async throws -> (completed: Bool, next: ClaimedJob?) {
         let now = clock.now()
+        let sweep = leaseSweep.due(now: now)
         return try pool.writeNow { db in
             let completed = try Self.complete(db, jobID: jobID, worker: worker, output: output, image: image, now: now)
-            return (completed, try Self.claim(db, worker: worker, lease: lease, now: now))
+            return (completed, try Self.claim(db, worker: worker, lease: lease, now: now, sweep: sweep))
         }
     }
 
@@ -100,7 +108,7 @@ public final class SQLiteJobStore: JobStore {
                 """,
             arguments: [
                 output.blobKey, output.format.rawValue, output.width, output.height, output.text, output.engine,
-                output.inferenceTime, Self.encodeUsage(output.usage), jobID,
+                output.inferenceTime, output.usage.stored, jobID,
             ])
         try db.cachedExecute(
             sql: "INSERT OR REPLACE INTO blobs (key, bytes) VALUES (?, ?)", arguments: [output.blobKey, Data(image)])
@@ -108,7 +116,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func fail(jobID: String, worker: String, error: String, code: FailureCode) async throws -> Bool {
-        try await transition(jobID: jobID, event: .fail(worker: worker, error: error, code: code), completes: true)
+        try await transition(jobID: jobID, event: .fail(worker: worker, error: error, code: code))
     }
 
     public func release(jobID: String, worker: String) async throws -> Bool {
@@ -116,7 +124,8 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func expireAllLeases() async throws -> Int {
-        try pool.writeNow { db in
+        defer { leaseSweep.reset() }
+        return try pool.writeNow { db in
             try db.cachedExecute(sql: "UPDATE jobs SET lease_expires_at = 0 WHERE status = 'PROCESSING'")
             return db.changesCount
         }
@@ -139,11 +148,11 @@ public final class SQLiteJobStore: JobStore {
 
     public func deleteFinished(before cutoff: Date, limit: Int) async throws -> [JobRecord] {
         try pool.writeNow { db in
-            let jobs = try db.cachedRows(
+            let jobs = try db.records(
+                JobRecord.init(columns:),
                 sql:
                     "SELECT \(JobRecord.columns) FROM jobs WHERE completed_at IS NOT NULL AND completed_at < ? ORDER BY completed_at LIMIT ?",
-                arguments: [cutoff.timeIntervalSince1970, limit]
-            ).map(JobRecord.init(row:))
+                arguments: [cutoff.timeIntervalSince1970, limit])
             for job in jobs {
                 try db.cachedExecute(sql: "DELETE FROM jobs WHERE id = ?", arguments: [job.id])
                 if let key = job.output?.blobKey {
@@ -174,22 +183,25 @@ public final class SQLiteJobStore: JobStore {
 
     // MARK: - Transitions
 
-    private func transition(jobID: String, event: JobState.Event, completes: Bool = false) async throws -> Bool {
+    private func transition(jobID: String, event: JobState.Event) async throws -> Bool {
         let now = clock.now()
         return try pool.writeNow { db in
             guard var job = try Self.fetch(db, id: jobID) else { return false }
             do { try job.state.apply(event) } catch { return false }
-            try Self.writeState(db, job: job, completedAt: completes ? now : nil)
+            try Self.writeState(db, job: job, completedAt: job.status.isTerminal ? now : nil)
             return true
         }
     }
 
-    /// Returns every job whose lease ran out to the queue, or fails it past its attempts.
+    /// Returns jobs whose lease ran out to the queue, or fails them past their attempts.
     private static func expireLeases(_ db: Database, now: Date) throws {
-        let expired = try db.cachedRows(
-            sql: "SELECT \(JobRecord.columns) FROM jobs WHERE status = 'PROCESSING' AND lease_expires_at <= ?",
-            arguments: [now.timeIntervalSince1970]
-        ).map(JobRecord.init(row:))
+        let expired = try db.records(
+            JobRecord.init(columns:),
+            sql: """
+                SELECT \(JobRecord.columns) FROM jobs WHERE status = 'PROCESSING' AND lease_expires_at <= ?
+                ORDER BY lease_expires_at LIMIT ?
+                """,
+            arguments: [now.timeIntervalSince1970, LeaseSweep.batch])
         for var job in expired {
             try job.state.apply(.leaseExpired(now: now))
             try writeState(db, job: job, completedAt: job.status == .failed ? now : nil)
@@ -197,8 +209,10 @@ public final class SQLiteJobStore: JobStore {
     }
 
     private static func fetch(_ db: Database, id: String) throws -> JobRecord? {
-        try db.cachedRow(sql: "SELECT \(JobRecord.columns) FROM jobs WHERE id = ?", arguments: [id]).map(
-            JobRecord.init(row:))
+        try db.records(
+            JobRecord.init(columns:), sql: "SELECT \(JobRecord.columns) FROM jobs WHERE id = ?", arguments: [id]
+        )
+        .first
     }
 
     private static func writeState(
@@ -220,52 +234,9 @@ public final class SQLiteJobStore: JobStore {
         if state.status.isTerminal {
             // Parameters may hold large inline images; a finished job no longer needs them.
             try db.cachedExecute(sql: "DELETE FROM job_parameters WHERE id = ?", arguments: [job.id])
-            try CreditLedger.finish(
-                db, keyID: job.keyID, price: job.cost, requestID: job.id, completed: state.status == .completed,
-                now: completedAt ?? Date())
+            if let closing = CreditPolicy.closing(job) {
+                try SQLiteRules.apply(closing, keyID: job.keyID, now: completedAt ?? Date(), in: db)
+            }
         }
-    }
-}
-
-extension SQLiteJobStore {
-    static func encodeUsage(_ usage: UpstreamUsage) -> String? {
-        guard usage != UpstreamUsage() else { return nil }
-        return (try? JSONEncoder().encode(usage)).map { String(decoding: $0, as: UTF8.self) }
-    }
-
-    static func decodeUsage(_ json: String) -> UpstreamUsage? {
-        try? JSONDecoder().decode(UpstreamUsage.self, from: Data(json.utf8))
-    }
-}
-
-extension JobRecord {
-    /// The columns `init(row:)` reads, by position: decoding by index avoids a
-    /// case-insensitive name lookup per column per row.
-    static let columns = """
-        seq, id, key_id, model, seed, status, attempts, max_attempts, worker_id, lease_expires_at, error, \
-        created_at, started_at, completed_at, blob_key, output_format, width, height, text, engine, inference_time, \
-        error_code, usage, cost
-        """
-
-    init(row: Row) {
-        let status = JobStatus(rawValue: row[5]) ?? .failed
-        let lease: Double? = row[9]
-        var state = JobState(
-            status: status, attempts: row[6], maxAttempts: row[7], workerID: row[8],
-            leaseExpiresAt: lease.map(Date.init(timeIntervalSince1970:)), error: row[10])
-        state.failureCode = (row[21] as String?).flatMap(FailureCode.init(rawValue:))
-        let started: Double? = row[12]
-        let completed: Double? = row[13]
-        var output: JobOutput?
-        if status == .completed, let blobKey: String = row[14], let format = OutputFormat(rawValue: row[15] ?? "") {
-            output = JobOutput(
-                blobKey: blobKey, format: format, width: row[16] ?? 0, height: row[17] ?? 0, text: row[18],
-                engine: row[19] ?? "unknown", inferenceTime: row[20] ?? 0,
-                usage: (row[22] as String?).flatMap(SQLiteJobStore.decodeUsage) ?? .init())
-        }
-        self.init(
-            sequence: row[0], id: row[1], keyID: row[2], model: row[3], seed: row[4], cost: row[23], state: state,
-            createdAt: Date(timeIntervalSince1970: row[11]), startedAt: started.map(Date.init(timeIntervalSince1970:)),
-            completedAt: completed.map(Date.init(timeIntervalSince1970:)), output: output)
     }
 }

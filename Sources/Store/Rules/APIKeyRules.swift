@@ -1,0 +1,85 @@
+import Foundation
+
+/// A key about to be created, decided before any store sees it: the spec checked, an id
+/// and a secret made, and the secret's hash, which is all a store keeps of it.
+struct APIKeyDraft: Sendable {
+    let key: APIKey
+    let secret: String
+    /// What the store keeps instead of the secret.
+    var hash: String { APIKeySecret.hash(secret) }
+
+    init(_ spec: APIKeySpec, now: Date) throws(APIKeyError) {
+        let name = spec.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...64).contains(name.count), !name.contains(where: { $0.isNewline }) else {
+            throw .invalidName(spec.name)
+        }
+        if let credits = spec.credits, credits < 0 { throw .invalidAmount(credits) }
+        try APIKeyLimits.check([spec.requestsPerMinute, spec.burst, spec.maxInFlight])
+        secret = APIKeySecret.generate()
+        key = APIKey(
+            id: Self.newID(), name: name, prefix: String(secret.prefix(10)), createdAt: now, revokedAt: nil,
+            credits: spec.credits, role: spec.role, allowedModels: spec.allowedModels, isDisabled: spec.isDisabled,
+            requestsPerMinute: spec.requestsPerMinute, burst: spec.burst, maxInFlight: spec.maxInFlight)
+    }
+
+    /// `key_` and 16 lowercase hex digits.
+    static func newID() -> String {
+        "key_" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16)).lowercased()
+    }
+}
+
+extension APIKeyChange {
+    /// Refuses negative limits.
+    func check() throws(APIKeyError) {
+        try APIKeyLimits.check([requestsPerMinute, burst, maxInFlight])
+    }
+
+    /// Whether the change touches the rate limits, which restarts the key's token bucket.
+    var touchesLimits: Bool { requestsPerMinute != nil || burst != nil || maxInFlight != nil }
+
+    /// The key with this change made.
+    func applied(to key: APIKey) -> APIKey {
+        var key = key
+        if let role { key.role = role }
+        if let allowedModels { key.allowedModels = allowedModels }
+        if let disabled { key.isDisabled = disabled }
+        if let requestsPerMinute { key.requestsPerMinute = requestsPerMinute }
+        if let burst { key.burst = burst }
+        if let maxInFlight { key.maxInFlight = maxInFlight }
+        return key
+    }
+}
+
+/// The rule for a key's own limits: none negative (0 means no limit).
+enum APIKeyLimits {
+    static func check(_ values: [Int?]) throws(APIKeyError) {
+        for case let value? in values where value < 0 { throw .invalidAmount(value) }
+    }
+}
+
+/// How a key is named in a command: by id, or by a name exactly one key has. The stores
+/// read the candidates; this decides.
+enum APIKeyLookup {
+    static func resolve(_ reference: String, byID: [APIKey], byName: () throws -> [APIKey]) throws -> APIKey {
+        let matches = byID.isEmpty ? try byName() : byID
+        guard matches.count <= 1 else { throw APIKeyError.ambiguous(reference) }
+        guard let key = matches.first else { throw APIKeyError.notFound(reference) }
+        return key
+    }
+
+    static func resolve(
+        _ reference: String, byID: [APIKey], byName: () async throws -> [APIKey]
+    ) async throws -> APIKey {
+        let matches = byID.isEmpty ? try await byName() : byID
+        return try resolve(reference, byID: matches, byName: { [] })
+    }
+}
+
+extension APIKey {
+    /// The allowed models as a store keeps them: one comma-separated column.
+    var storedModels: String? { allowedModels?.joined(separator: ",") }
+
+    static func models(stored: String?) -> [String]? {
+        stored.map { $0.split(separator: ",").map(String.init) }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import GRDB
+import Logging
+import PostgresNIO
+import Testing
+
+@testable import Store
+
+/// The one fixture of the store suites: a store implementation they run against, SQLite
+/// always and PostgreSQL when scripts/test.sh provides one (`NANO_BANANA_TEST_POSTGRES_URL`),
+/// each case on a database of its own.
+enum TestBackend: String, Sendable, CaseIterable, CustomTestStringConvertible {
+    case sqlite = "SQLite"
+    case postgres = "PostgreSQL"
+
+    static var all: [TestBackend] { TestPostgres.isAvailable ? [.sqlite, .postgres] : [.sqlite] }
+
+    var testDescription: String { rawValue }
+
+    /// A fresh job store and key store over one new database.
+    func stores(clock: ManualWallClock = ManualWallClock()) async throws -> TestStores {
+        switch self {
+        case .sqlite:
+            let database = try SQLiteDatabase(path: TestStores.temporaryPath())
+            return TestStores(
+                jobs: SQLiteJobStore(database: database, clock: clock),
+                keys: SQLiteAPIKeyStore(database: database, clock: clock), database: .sqlite(database))
+        case .postgres:
+            let database = try await TestPostgres.freshDatabase()
+            return TestStores(
+                jobs: PostgresJobStore(database: database, clock: clock),
+                keys: PostgresAPIKeyStore(database: database, clock: clock), database: .postgres(database))
+        }
+    }
+}
+
+/// The stores a case runs against, and their database for checks the API cannot make.
+struct TestStores: Sendable {
+    enum Backing: Sendable {
+        case sqlite(SQLiteDatabase)
+        case postgres(Store.PostgresDatabase)
+    }
+
+    let jobs: any JobStore
+    let keys: any APIKeyStore
+    let database: Backing
+
+    /// Every cell of the `api_keys` table, as text: to show what is (and is not) stored.
+    func apiKeyCells() async throws -> [String] {
+        switch database {
+        case .sqlite(let database):
+            return try await database.pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM api_keys").flatMap { row in
+                    row.databaseValues.map { "\($0.storage)" }
+                }
+            }
+        case .postgres(let database):
+            return try await database.withConnection { connection in
+                try await connection.rows("SELECT api_keys::text FROM api_keys", logger: database.logger).map {
+                    try $0.decode(String.self)
+                }
+            }
+        }
+    }
+
+    static func temporaryPath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("nb-store-\(UUID().uuidString).sqlite").path
+    }
+}
+
+/// The PostgreSQL that scripts/test.sh starts for the suites.
+enum TestPostgres {
+    static var url: String? { ProcessInfo.processInfo.environment["NANO_BANANA_TEST_POSTGRES_URL"] }
+
+    static var isAvailable: Bool { url != nil }
+
+    /// A migrated database in a schema of its own (or in `schema`, to stand for a second
+    /// node on the same one), its pool running for the rest of the run. Its deadlines are
+    /// generous: a test machine may be busy with other work (a build beside the suite),
+    /// and a slow connection there is not the outage the production deadline is for.
+    static func freshDatabase(
+        schema: String? = nil, operationTimeout: Duration = .seconds(60)
+    ) async throws
+        -> Store.PostgresDatabase
+    {
+        guard let url else { throw StoreUnavailable(reason: "NANO_BANANA_TEST_POSTGRES_URL is not set") }
+        let schema = schema ?? newSchemaName()
+        var logger = Logger(label: "store-test")
+        logger.logLevel = .warning
+        let database = PostgresDatabase(
+            location: try PostgresLocation(url: url + (url.contains("?") ? "&" : "?") + "schema=" + schema),
+            logger: logger, maxConnections: 4, operationTimeout: operationTimeout,
+            runningTimeout: max(operationTimeout, .seconds(60)))
+        database.start()
+        try await database.migrate()
+        return database
+    }
+
+    static func newSchemaName() -> String {
+        "s_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(20).lowercased()
+    }
+}
