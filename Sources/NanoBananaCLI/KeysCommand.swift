@@ -18,7 +18,9 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(name: .long, help: "The cluster's PostgreSQL store, as given to `serve`. [NANO_BANANA_STORE]")
         var store: String?
 
-        func openKeys() async throws -> any APIKeyStore {
+        /// Runs `body` with the key store; a PostgreSQL pool runs (and the schema is
+        /// migrated) for that long, then closes.
+        func withKeys<T: Sendable>(_ body: @escaping @Sendable (any APIKeyStore) async throws -> T) async throws -> T {
             let environment = ProcessInfo.processInfo.environment
             if let url = store ?? environment["NANO_BANANA_STORE"] {
                 let location: PostgresLocation
@@ -30,15 +32,21 @@ struct KeysCommand: AsyncParsableCommand {
                 var logger = Logger(label: "nano-banana")
                 logger.logLevel = .warning
                 let database = PostgresDatabase(location: location, logger: logger, maxConnections: 2)
-                database.start()
-                try await database.migrate()
-                return PostgresAPIKeyStore(database: database)
+                return try await withThrowingTaskGroup(of: T?.self) { group in
+                    group.addTask {
+                        await database.run()
+                        return nil
+                    }
+                    defer { group.cancelAll() }
+                    try await database.migrate()
+                    return try await body(PostgresAPIKeyStore(database: database))
+                }
             }
             let directory = dataDir ?? environment["NANO_BANANA_DATA_DIR"] ?? "./data"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let database = try SQLiteDatabase(
                 path: URL(fileURLWithPath: directory).appendingPathComponent("nano-banana.sqlite").path)
-            return SQLiteAPIKeyStore(database: database)
+            return try await body(SQLiteAPIKeyStore(database: database))
         }
     }
 
@@ -50,7 +58,10 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func setDisabled(_ disabled: Bool) async throws -> APIKey {
-            try await store.openKeys().setAccess(key, role: nil, allowedModels: nil, disabled: disabled)
+            let key = key
+            return try await store.withKeys {
+                try await $0.setAccess(key, role: nil, allowedModels: nil, disabled: disabled)
+            }
         }
     }
 
@@ -87,12 +98,11 @@ struct KeysCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let keys = try await store.openKeys()
             let slugs = models.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-            let created = try await keys.create(
-                APIKeySpec(
-                    name: name, credits: credits, role: admin ? .admin : .user, allowedModels: slugs,
-                    requestsPerMinute: rpm, burst: burst, maxInFlight: maxInFlight))
+            let spec = APIKeySpec(
+                name: name, credits: credits, role: admin ? .admin : .user, allowedModels: slugs,
+                requestsPerMinute: rpm, burst: burst, maxInFlight: maxInFlight)
+            let created = try await store.withKeys { try await $0.create(spec) }
             print("Created key \(created.key.id) (\(created.key.name)). Its secret, shown only now:")
             print(created.secret)
         }
@@ -104,7 +114,7 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let keys = try await store.openKeys().list()
+            let keys = try await store.withKeys { try await $0.list() }
             guard !keys.isEmpty else {
                 print("No keys yet. Create one with: nano-banana keys create --name NAME")
                 return
@@ -132,7 +142,8 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             // An APIKeyError prints as its sentence, with exit code 1 and no usage text.
-            let revoked = try await target.store.openKeys().revoke(target.key)
+            let reference = target.key
+            let revoked = try await target.store.withKeys { try await $0.revoke(reference) }
             print("Revoked key \(revoked.id) (\(revoked.name)).")
         }
     }
@@ -170,7 +181,8 @@ struct KeysCommand: AsyncParsableCommand {
         var amount: Int
 
         func run() async throws {
-            let key = try await target.store.openKeys().topUp(target.key, amount: amount)
+            let (reference, amount) = (target.key, amount)
+            let key = try await target.store.withKeys { try await $0.topUp(reference, amount: amount) }
             print("Key \(key.id) (\(key.name)) now has \(key.credits ?? 0) credits.")
         }
     }
@@ -181,7 +193,8 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var target: KeyTarget
 
         func run() async throws {
-            let (key, ledger) = try await target.store.openKeys().show(target.key)
+            let reference = target.key
+            let (key, ledger) = try await target.store.withKeys { try await $0.show(reference) }
             print("Key:      \(key.id) (\(key.name))")
             print("Status:   \(key.revokedAt != nil ? "revoked" : key.isDisabled ? "disabled" : "active")")
             print("Role:     \(key.role.rawValue); models: \(key.allowedModels?.joined(separator: ", ") ?? "all")")

@@ -65,10 +65,13 @@ struct ServeCommand: AsyncParsableCommand {
                 "store": "\(node.storeDescription(configuration))",
                 "workers": "\(configuration.runsWorkers ? configuration.workers : 0)",
             ])
-        if let created = try await components.keys.createFirstKey(name: "default") {
-            FirstRunBanner(secret: created.secret, host: configuration.host, port: configuration.port).print()
+        let keys = components.keys
+        let (bannerHost, bannerPort) = (configuration.host, configuration.port)
+        let app = try await buildApplication(components, logger: logger) {
+            if let created = try await keys.createFirstKey(name: "default") {
+                FirstRunBanner(secret: created.secret, host: bannerHost, port: bannerPort).print()
+            }
         }
-        let app = try await buildApplication(components, logger: logger)
         do {
             try await app.runService()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {

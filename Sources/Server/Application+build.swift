@@ -8,69 +8,65 @@ import Store
 
 /// Builds the whole server: routes, worker pool, retention sweeper, one `Application`.
 /// The executable calls this with its parsed configuration; tests call it with theirs.
-public func buildApplication(_ components: ServerComponents, logger: Logger) async throws -> some ApplicationProtocol {
+///
+/// - Parameter whenPrepared: runs once the store is prepared, before the server listens
+///   (`serve` makes a first run's key there).
+public func buildApplication(
+    _ components: ServerComponents, logger: Logger, whenPrepared: @escaping @Sendable () async throws -> Void = {}
+) async throws -> some ApplicationProtocol {
     let configuration = components.configuration
     let router = buildRouter(components, logger: logger)
-    return Application(
+    var app = Application(
         router: router,
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: "nano-banana"),
-        services: try await buildServices(components, logger: logger),
+        services: buildServices(components, logger: logger, whenPrepared: whenPrepared),
         logger: logger)
+    // The server listens once the store is prepared (or not at all: a failed start stops
+    // the group, and this wait fails with it).
+    let started = components.started
+    app.beforeServerStarts { try await started.wait() }
+    return app
 }
 
-/// Everything a node runs besides the HTTP server: its workers (unless it is API-only), the
-/// retention sweeper, and with PostgreSQL the cluster event listener and the connection
-/// pool, which shuts down last so that workers can hand their jobs back on the way out.
+/// Everything a node runs besides the HTTP server, in start order; the service group stops
+/// them in reverse order:
+///
+/// 1. the store's own services (PostgreSQL's pool, which so stops last, once the workers
+///    have handed their jobs back), the render pool and the fetch client;
+/// 2. ``StartupService``, which prepares the store (migrations, the signing secret, the
+///    recovery of a dead process's jobs) and then opens ``ServerComponents/started``;
+/// 3. once it has, the cluster listener, the completion hub's ticker, the workers (unless
+///    the node is API-only) and the retention sweeper.
+///
 /// `nano-banana worker` runs these alone.
-public func buildServices(_ components: ServerComponents, logger: Logger) async throws -> [any Service] {
+public func buildServices(
+    _ components: ServerComponents, logger: Logger, whenPrepared: @escaping @Sendable () async throws -> Void = {}
+) -> [any Service] {
     let configuration = components.configuration
-    var services: [any Service] = []
-    switch components.backend {
-    case .sqlite:
-        if configuration.runsWorkers {
-            // Single-node store: any job still PROCESSING belonged to a process that is gone.
-            let orphans = try await components.jobs.expireAllLeases()
-            if orphans > 0 {
-                logger.info("Recovered jobs left running by a previous process", metadata: ["jobs": "\(orphans)"])
-            }
-        }
-    case .postgres(let database, let keys):
-        services.append(PostgresPoolService(database: database))
-        let signal = components.signal
-        let hub = components.hub
-        services.append(
-            ClusterEventsService(
-                events: PostgresEvents(
-                    database: database,
-                    handlers: .init(
-                        jobQueued: { signal.signal() }, jobFinished: { hub.finish($0) },
-                        keysChanged: { keys.noteExternalChange() },
-                        resynchronize: {
-                            signal.wakeAll()
-                            keys.noteExternalChange()
-                        }))))
-    }
-    let running = RunningJobs()
-    let runner = JobRunner(
-        jobs: components.jobs, models: components.models, hub: components.hub, running: running,
-        jobTimeout: configuration.jobTimeout, logger: logger)
-    services += [
-        ThreadPoolService(pool: components.renderPool), HTTPClientService(client: components.fetchClient),
-        components.hub,
-    ]
+    var services: [any Service] =
+        components.backend.services + [
+            ThreadPoolService(pool: components.renderPool), HTTPClientService(client: components.fetchClient),
+            StartupService(components: components, whenPrepared: whenPrepared, logger: logger),
+        ]
+    var node = components.backend.listeners(signal: components.signal, hub: components.hub) + [components.hub]
     if configuration.runsWorkers {
-        services.append(
+        let running = RunningJobs()
+        let runner = JobRunner(
+            jobs: components.jobs, models: components.models, hub: components.hub, running: running,
+            jobTimeout: configuration.jobTimeout, logger: logger)
+        node.append(
             WorkerPool(
                 jobs: components.jobs, runner: runner, running: running, signal: components.signal,
                 concurrency: configuration.workers,
                 leaseDuration: configuration.leaseDuration, drainTimeout: configuration.drainTimeout,
-                idlePoll: components.backend.isShared ? .seconds(2) : .seconds(1), logger: logger))
+                idlePoll: components.isShared ? .seconds(2) : .seconds(1), logger: logger))
     }
-    services.append(
+    node.append(
         RetentionSweeper(
             jobs: components.jobs, cache: components.finished, clock: components.clock,
             retention: configuration.retention, interval: configuration.effectiveSweepInterval, logger: logger))
+    services += node.map { AfterStartup(started: components.started, service: $0) }
     return services
 }
 
@@ -111,44 +107,4 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
         syncTimeout: configuration.syncTimeout
     ).addRoutes(v1: v1, v2: v2)
     return router
-}
-
-/// Shuts the reference-fetching client down with the rest of the process.
-struct HTTPClientService: Service {
-    let client: HTTPClient
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        try await client.shutdown()
-    }
-}
-
-/// Shuts the render thread pool down with the rest of the process.
-struct ThreadPoolService: Service {
-    let pool: NIOThreadPool
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        try await pool.shutdownGracefully()
-    }
-}
-
-/// Keeps the PostgreSQL pool open until everything before it in the service group has
-/// stopped (services stop in reverse order), then closes it.
-struct PostgresPoolService: Service {
-    let database: PostgresDatabase
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        await database.shutdown()
-    }
-}
-
-/// Listens for the cluster's announcements until shutdown.
-struct ClusterEventsService: Service {
-    let events: PostgresEvents
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown { await events.run() }
-    }
 }

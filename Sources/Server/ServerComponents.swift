@@ -7,32 +7,37 @@ import NanoBananaAPI
 import Store
 
 /// The long-lived parts of a server process, made once from its configuration: stores,
-/// engines and the signals between the API and the workers. Tests build one over a temp
-/// directory and reach into its stores.
+/// engines and the signals between the API and the workers. Making them starts nothing and
+/// reaches no database (only the embedded store's file is opened and locked); the node's
+/// services start them (``buildServices(_:logger:whenPrepared:)``), and the store is
+/// prepared by its ``StartupService`` once its own services run. Tests build one over a
+/// temp directory and reach into its stores.
 public struct ServerComponents: Sendable {
     public let configuration: ServerConfiguration
     /// Where jobs, keys and images live.
-    public let backend: StoreBackend
-    public let jobs: any JobStore
-    public let keys: any APIKeyStore
+    let backend: any StoreBackend
+    public var jobs: any JobStore { backend.jobs }
+    public var keys: any APIKeyStore { backend.keys }
+    public let clock: any WallClock
     /// What the routes read jobs through: finished ones from memory.
     let finished: FinishedJobCache
     /// What requests authenticate through: recent answers from memory.
     let authenticator: APIKeyCache
-    public let clock: any WallClock
     let models: ModelCatalog
-    let signer: OutputURLSigner
+    /// Loaded with the store's secret when the node starts.
+    let signer = OutputURLSigner()
     let signal = WorkSignal()
     let hub = CompletionHub()
+    /// Opens once the store is prepared; the node's services and its HTTP server wait for it.
+    let started = Latch()
     /// Where CPU-heavy rendering and encoding run, away from the event loops.
     let renderPool: NIOThreadPool
     /// The client that fetches http(s) reference images (it never follows redirects on its
     /// own: the fetcher checks every hop).
     let fetchClient: HTTPClient
-    let references: ReferenceImages
 
-    /// Opens the store (the data directory's SQLite database, or the PostgreSQL cluster
-    /// store, migrated on the way) and the engine.
+    /// Opens the store (the data directory's SQLite database, or a PostgreSQL cluster
+    /// store, reached once the node runs) and makes the engines.
     ///
     /// - Parameters:
     ///   - engine: an engine to use instead of the configured one (tests).
@@ -44,42 +49,41 @@ public struct ServerComponents: Sendable {
         self.configuration = configuration
         self.clock = clock
         if let location = configuration.postgresLocation {
-            let database = PostgresDatabase(
-                location: location, logger: logger, maxConnections: max(20, configuration.workers * 2 + 8))
-            database.start()
-            do {
-                try await database.migrate()
-                let keys = PostgresAPIKeyStore(database: database, clock: clock)
-                backend = .postgres(database, keys: keys)
-                jobs = PostgresJobStore(database: database, clock: clock)
-                self.keys = keys
-                signer = OutputURLSigner(secret: try await database.signingSecret())
-            } catch {
-                await database.shutdown()
-                throw error
-            }
+            backend = PostgresBackend(
+                location: location, maxConnections: max(20, configuration.workers * 2 + 8), clock: clock,
+                logger: logger)
         } else {
-            let directory = URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true)
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let lock = try DataDirectoryLock(directory: directory)
-            let database = try SQLiteDatabase(path: directory.appendingPathComponent("nano-banana.sqlite").path)
-            backend = .sqlite(database, lock: lock)
-            jobs = SQLiteJobStore(database: database, clock: clock)
-            keys = SQLiteAPIKeyStore(database: database, clock: clock)
-            signer = OutputURLSigner(secret: try database.signingSecret())
+            backend = try SQLiteBackend(
+                directory: URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true), clock: clock)
         }
-        finished = FinishedJobCache(jobs)
-        authenticator = APIKeyCache(keys)
-        renderPool = NIOThreadPool(numberOfThreads: max(1, configuration.workers))
-        renderPool.start()
-        fetchClient = HTTPClient(
+        finished = FinishedJobCache(backend.jobs)
+        authenticator = APIKeyCache(backend.keys)
+        // Nothing below throws once the pool and the client exist: their services shut them down.
+        let renderPool = NIOThreadPool(numberOfThreads: max(1, configuration.workers))
+        let fetchClient = HTTPClient(
             eventLoopGroup: HTTPClient.defaultEventLoopGroup,
             configuration: ReferenceFetcher.makeHTTPClientConfiguration())
-        references = ReferenceImages(
+        let references = ReferenceImages(
             fetcher: ReferenceFetcher(
                 configuration: .init(allowedHosts: Set(configuration.allowedFetchHosts.map { $0.lowercased() })),
                 httpClient: fetchClient))
-        models = try Self.makeCatalog(configuration, override: engine, renderPool: renderPool, references: references)
+        do {
+            models = try Self.makeCatalog(
+                configuration, override: engine, renderPool: renderPool, references: references)
+        } catch {
+            try? await fetchClient.shutdown()
+            throw error
+        }
+        renderPool.start()
+        self.renderPool = renderPool
+        self.fetchClient = fetchClient
+    }
+
+    /// Prepares the store and loads the signing secret: run by the node's
+    /// ``StartupService`` once the store's own services run.
+    func prepare(logger: Logger) async throws {
+        let secret = try await backend.prepare(recoverJobs: configuration.runsWorkers, logger: logger)
+        signer.load(secret: secret)
     }
 
     /// One engine per served slug.
@@ -120,30 +124,13 @@ public struct ServerComponents: Sendable {
     public var modelSlugs: [String] { models.slugs }
 }
 
-/// The store a server runs on.
-public enum StoreBackend: Sendable {
-    /// The embedded database in the data directory, which this process holds alone.
-    case sqlite(SQLiteDatabase, lock: DataDirectoryLock)
-    /// PostgreSQL, shared by every API and worker node of a cluster.
-    case postgres(PostgresDatabase, keys: PostgresAPIKeyStore)
-
-    /// Whether other processes may run this store's jobs (and finish them).
-    var isShared: Bool {
-        if case .postgres = self { return true }
-        return false
-    }
-}
-
 extension ServerComponents {
-    /// The SQLite database, when that is the store.
-    public var sqliteDatabase: SQLiteDatabase? {
-        if case .sqlite(let database, _) = backend { return database }
-        return nil
-    }
+    /// Whether other processes may run this store's jobs.
+    var isShared: Bool { backend.isShared }
 
     /// Waits for a job to finish, wherever its worker runs.
     var completions: CompletionWaiter {
-        CompletionWaiter(hub: hub, jobs: finished, recheckEvery: backend.isShared ? .seconds(1) : nil)
+        CompletionWaiter(hub: hub, jobs: finished, recheckEvery: isShared ? .seconds(1) : nil)
     }
 
     /// Waits until the job is COMPLETED or FAILED, or `timeout` passes, and returns it as
@@ -159,14 +146,6 @@ extension ServerComponents {
 
     /// Throws ``StoreUnavailable`` when the store cannot be reached now.
     public func checkStore() async throws {
-        switch backend {
-        case .sqlite(let database, _): try database.ping()
-        case .postgres(let database, _): try await database.ping()
-        }
-    }
-
-    /// Stops the store's connections (PostgreSQL); a no-op for SQLite.
-    public func shutdown() async {
-        if case .postgres(let database, _) = backend { await database.shutdown() }
+        try await backend.ping()
     }
 }

@@ -180,8 +180,7 @@ struct ErrorRouteTests {
         try await TestServer.run { server, client in
             #expect(try await client.get("/readyz", key: nil).status == .ok)
             // Only a PostgreSQL store can be taken away from under a running server.
-            guard case .postgres = server.components.backend else { return }
-            await server.components.shutdown()
+            guard server.closeStore() else { return }
             let response = try await client.get("/readyz", key: nil)
             #expect(response.status == .serviceUnavailable)
             #expect(response.headers[.contentType] == "application/json")

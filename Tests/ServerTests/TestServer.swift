@@ -36,25 +36,39 @@ struct TestServer {
         configure(&configuration)
         let clock = ManualWallClock(Date())
         let components = try await ServerComponents(configuration: configuration, clock: clock, engine: engine)
-        let key = try await components.keys.create(name: "test").secret
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let app = try await buildApplication(components, logger: logger)
-        let server = TestServer(components: components, key: key, clock: clock)
-        return try await app.test(.router) { client in try await body(server, client) }
+        // The test runs once the node has started (the store is prepared, as in production).
+        return try await app.test(.router) { client in
+            let key = try await components.keys.create(name: "test").secret
+            return try await body(TestServer(components: components, key: key, clock: clock), client)
+        }
     }
 
     /// A second, independent key store over the same store, standing for another process
     /// (`nano-banana keys …`, or another node).
     func otherProcessKeys() async throws -> any APIKeyStore {
         switch components.backend {
-        case .sqlite(let database, _):
-            return SQLiteAPIKeyStore(database: try SQLiteDatabase(path: database.path))
-        case .postgres(let database, _):
-            let other = PostgresDatabase(location: database.location, logger: Logger(label: "other"), maxConnections: 2)
-            other.start()
+        case let sqlite as SQLiteBackend:
+            return SQLiteAPIKeyStore(database: try SQLiteDatabase(path: sqlite.database.path))
+        case let postgres as PostgresBackend:
+            let other = PostgresDatabase(
+                location: postgres.database.location, logger: Logger(label: "other"), maxConnections: 2)
+            // Runs for the rest of the test process, as another process's pool would.
+            Task { await other.run() }
             return PostgresAPIKeyStore(database: other)
+        default:
+            throw StoreUnavailable(reason: "an unknown store")
         }
+    }
+
+    /// Takes a PostgreSQL store away from under the running server; `false` for the
+    /// embedded store, which cannot be.
+    func closeStore() -> Bool {
+        guard let postgres = components.backend as? PostgresBackend else { return false }
+        postgres.database.close()
+        return true
     }
 
     var auth: HTTPFields { [HTTPField.Name("x-api-key")!: key] }

@@ -91,7 +91,8 @@ enum TestPostgres {
             location: try PostgresLocation(url: url + (url.contains("?") ? "&" : "?") + "schema=" + schema),
             logger: logger, maxConnections: 4, operationTimeout: operationTimeout,
             runningTimeout: max(operationTimeout, .seconds(60)))
-        database.start()
+        // The pool runs for the rest of the test process.
+        Task { await database.run() }
         try await database.migrate()
         return database
     }

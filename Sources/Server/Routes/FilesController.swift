@@ -15,7 +15,7 @@ struct FilesController: Sendable {
     @Sendable func file(_ request: Request, context: APIRequestContext) async throws -> Response {
         let name = try context.parameters.require("name")
         let query = request.uri.queryParameters
-        switch signer.verify(
+        switch try signer.verify(
             fileName: name, expires: query["expires"].map(String.init), signature: query["signature"].map(String.init),
             now: clock.now())
         {

@@ -56,7 +56,7 @@ struct JobViews: Sendable {
     func resultBody(_ job: JobRecord, output: JobOutput, key: APIKey, request: Request) async throws -> ResultBody {
         let metrics = try await metrics(job, key: key)
         let expires = (job.completedAt ?? clock.now()).addingTimeInterval(retention)
-        let link = urls.base(for: request) + signer.signedPath(fileName: output.blobKey, expires: expires)
+        let link = try urls.base(for: request) + signer.signedPath(fileName: output.blobKey, expires: expires)
         return ResultBody(
             requestID: job.id, output: link, text: output.text, engine: output.engine, metrics: metrics,
             width: output.width, height: output.height, seed: job.seed,

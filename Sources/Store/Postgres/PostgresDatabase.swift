@@ -10,7 +10,7 @@ import _ConnectionPoolModule
 /// migrations, and the one way the stores talk to it, ``withConnection(_:)``, which turns
 /// an outage into ``StoreUnavailable`` within ``operationTimeout`` instead of a hang.
 ///
-/// The pool must be running (``run()``, a ServiceLifecycle service) for queries to go out.
+/// The pool must be running (``run()``, as a service of the node) for queries to go out.
 public final class PostgresDatabase: Sendable {
     public let location: PostgresLocation
     let client: PostgresClient
@@ -37,16 +37,28 @@ public final class PostgresDatabase: Sendable {
             configuration: location.clientConfiguration(maxConnections: maxConnections), backgroundLogger: logger)
     }
 
-    private let runner = Mutex<Task<Void, Never>?>(nil)
     /// Set by a failure to reach the database, cleared by the next success.
     private let degraded = Atomic<Bool>(false)
+    private let closed = Latch()
 
-    /// Starts the connection pool in the background (once); queries wait for it.
-    public func start() {
-        let client = self.client
-        runner.withLock { runner in
-            if runner == nil { runner = Task { await client.run() } }
+    /// Runs the connection pool until the calling task is cancelled or ``close()`` is
+    /// called; queries wait for it. A node runs it as the first service of its group, so
+    /// that it stops last.
+    public func run() async {
+        let client = client
+        let closed = closed
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            group.addTask { try? await closed.wait() }
+            await group.next()
+            group.cancelAll()
         }
+    }
+
+    /// Closes the pool's connections (``run()`` returns); later operations fail as
+    /// unavailable.
+    public func close() {
+        closed.open()
     }
 
     /// One round trip to the database (`SELECT 1`), or ``StoreUnavailable``.
@@ -59,13 +71,6 @@ public final class PostgresDatabase: Sendable {
     /// callers stop waiting long for connections until one succeeds again.
     func markUnreachable() {
         degraded.store(true, ordering: .relaxed)
-    }
-
-    /// Closes the pool's connections; later operations fail as unavailable.
-    public func shutdown() async {
-        let task = runner.withLock { $0 }
-        task?.cancel()
-        await task?.value
     }
 
     /// Creates or upgrades the tables. Safe when several nodes start at once: the whole

@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Store
+
+/// The store a node runs on, with what only it knows: the services it needs running, how
+/// to prepare it, how to tell it is reachable, and how it tells the node about other
+/// processes' work. The only place that knows which kinds of store exist.
+protocol StoreBackend: Sendable {
+    var jobs: any JobStore { get }
+    var keys: any APIKeyStore { get }
+    /// Whether other processes may run this store's jobs (and finish them).
+    var isShared: Bool { get }
+
+    /// What must run before anything uses the store (PostgreSQL's connection pool); the
+    /// first services of the node's group, so they stop last.
+    var services: [any Service] { get }
+
+    /// Brings the store up to date (migrations) and, for a node that runs workers on a
+    /// store no other process runs jobs from, hands back the jobs a dead process left
+    /// PROCESSING. Returns the secret output URLs are signed with.
+    func prepare(recoverJobs: Bool, logger: Logger) async throws -> [UInt8]
+
+    /// The services that hear about other processes' work (new jobs, finished jobs, key
+    /// changes); none for a store only this process uses.
+    func listeners(signal: WorkSignal, hub: CompletionHub) -> [any Service]
+
+    /// Throws ``StoreUnavailable`` when the store cannot be reached now.
+    func ping() async throws
+}
+
+/// The embedded database in the data directory, which this process holds alone.
+struct SQLiteBackend: StoreBackend {
+    let database: SQLiteDatabase
+    /// Held for as long as the backend lives: one server per data directory.
+    let lock: DataDirectoryLock
+    let jobs: any JobStore
+    let keys: any APIKeyStore
+    var isShared: Bool { false }
+    var services: [any Service] { [] }
+
+    init(directory: URL, clock: any WallClock) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        lock = try DataDirectoryLock(directory: directory)
+        database = try SQLiteDatabase(path: directory.appendingPathComponent("nano-banana.sqlite").path)
+        jobs = SQLiteJobStore(database: database, clock: clock)
+        keys = SQLiteAPIKeyStore(database: database, clock: clock)
+    }
+
+    func prepare(recoverJobs: Bool, logger: Logger) async throws -> [UInt8] {
+        if recoverJobs {
+            // The lock says no other server runs here: any job still PROCESSING belonged to
+            // a process that is gone.
+            let orphans = try await jobs.expireAllLeases()
+            if orphans > 0 {
+                logger.info("Recovered jobs left running by a previous process", metadata: ["jobs": "\(orphans)"])
+            }
+        }
+        return try database.signingSecret()
+    }
+
+    func listeners(signal: WorkSignal, hub: CompletionHub) -> [any Service] { [] }
+
+    func ping() async throws { try database.ping() }
+}
+
+/// PostgreSQL, shared by every API and worker node of a cluster.
+struct PostgresBackend: StoreBackend {
+    let database: PostgresDatabase
+    let postgresKeys: PostgresAPIKeyStore
+    let jobs: any JobStore
+    var keys: any APIKeyStore { postgresKeys }
+    var isShared: Bool { true }
+    var services: [any Service] { [PostgresPoolService(database: database)] }
+
+    init(location: PostgresLocation, maxConnections: Int, clock: any WallClock, logger: Logger) {
+        database = PostgresDatabase(location: location, logger: logger, maxConnections: maxConnections)
+        postgresKeys = PostgresAPIKeyStore(database: database, clock: clock)
+        jobs = PostgresJobStore(database: database, clock: clock)
+    }
+
+    /// Migrates. Other nodes may be running jobs, so no lease is ended early: a dead node's
+    /// jobs come back when their leases run out.
+    func prepare(recoverJobs: Bool, logger: Logger) async throws -> [UInt8] {
+        try await database.migrate()
+        return try await database.signingSecret()
+    }
+
+    func listeners(signal: WorkSignal, hub: CompletionHub) -> [any Service] {
+        let keys = postgresKeys
+        return [
+            ClusterEventsService(
+                events: PostgresEvents(
+                    database: database,
+                    handlers: .init(
+                        jobQueued: { signal.signal() }, jobFinished: { hub.finish($0) },
+                        keysChanged: { keys.noteExternalChange() },
+                        resynchronize: {
+                            signal.wakeAll()
+                            keys.noteExternalChange()
+                        })))
+        ]
+    }
+
+    func ping() async throws { try await database.ping() }
+}
