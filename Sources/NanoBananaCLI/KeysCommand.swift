@@ -38,6 +38,7 @@ struct KeysCommand: AsyncParsableCommand {
                         return nil
                     }
                     defer { group.cancelAll() }
+                    try await database.waitUntilRunning()
                     try await database.migrate()
                     return try await body(PostgresAPIKeyStore(database: database))
                 }

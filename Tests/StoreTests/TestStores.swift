@@ -93,6 +93,7 @@ enum TestPostgres {
             runningTimeout: max(operationTimeout, .seconds(60)))
         // The pool runs for the rest of the test process.
         Task { await database.run() }
+        try await database.waitUntilRunning()
         try await database.migrate()
         return database
     }

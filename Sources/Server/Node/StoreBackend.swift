@@ -82,6 +82,7 @@ struct PostgresBackend: StoreBackend {
     /// Migrates. Other nodes may be running jobs, so no lease is ended early: a dead node's
     /// jobs come back when their leases run out.
     func prepare(recoverJobs: Bool, logger: Logger) async throws -> [UInt8] {
+        try await database.waitUntilRunning()
         try await database.migrate()
         return try await database.signingSecret()
     }

@@ -40,6 +40,7 @@ public final class PostgresDatabase: Sendable {
     /// Set by a failure to reach the database, cleared by the next success.
     private let degraded = Atomic<Bool>(false)
     private let closed = Latch()
+    private let running = Latch()
 
     /// Runs the connection pool until the calling task is cancelled or ``close()`` is
     /// called; queries wait for it. A node runs it as the first service of its group, so
@@ -48,11 +49,20 @@ public final class PostgresDatabase: Sendable {
         let client = client
         let closed = closed
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
+            group.addTask {
+                self.running.open()
+                await client.run()
+            }
             group.addTask { try? await closed.wait() }
             await group.next()
             group.cancelAll()
         }
+    }
+
+    /// Returns once ``run()`` runs: before that, a query would only wait (and PostgresNIO
+    /// warns about it).
+    public func waitUntilRunning() async throws {
+        try await running.wait()
     }
 
     /// Closes the pool's connections (``run()`` returns); later operations fail as
