@@ -66,17 +66,17 @@ struct JobSubmitter: Sendable {
                 .tooManyRequests,
                 "Rate limited: the \(limited.limit.rawValue) limit (\(limited.value)) is reached. Retry in \(seconds) s.",
                 headers: [
-                    .retryAfter: String(seconds), HTTPField.Name("x-ratelimit-limit")!: String(limited.value),
-                    HTTPField.Name("x-ratelimit-remaining")!: "0",
-                    HTTPField.Name("x-ratelimit-reset")!: String(seconds),
-                    HTTPField.Name("x-ratelimit-scope")!: limited.limit.rawValue,
+                    .retryAfter: String(seconds), .rateLimitLimit: String(limited.value),
+                    .rateLimitRemaining: "0",
+                    .rateLimitReset: String(seconds),
+                    .rateLimitScope: limited.limit.rawValue,
                 ])
         } catch let shortfall as InsufficientCredits {
             if expectingCompletion { hub.forget(id) }
             throw APIError(
                 .notAcceptable,
                 "Insufficient credits: this request (\(parameters.outputResolution.rawValue)) costs \(shortfall.price) credits and the key has \(shortfall.balance).",
-                headers: [HTTPField.Name("x-remaining-credits")!: String(shortfall.balance)])
+                headers: [.remainingCredits: String(shortfall.balance)])
         } catch {
             if expectingCompletion { hub.forget(id) }
             throw error
