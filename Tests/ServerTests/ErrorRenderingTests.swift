@@ -3,10 +3,10 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NanoBananaAPI
-import Store
 import Testing
 
 @testable import Server
+@testable import Store
 
 /// The exact wire form of the errors that come from the store: status, `{"error": …}` body
 /// and headers, byte for byte as clients have always seen them.
@@ -91,6 +91,39 @@ struct ErrorRenderingTests {
             let message = try #require(unexpected.errorMessage)
             #expect(message.hasPrefix("Internal server error (request "))
             #expect(message.hasSuffix("). It has been logged."))
+        }
+    }
+}
+
+@Suite("Store errors render themselves")
+struct StoreErrorRenderingTests {
+    @Test("each store error thrown anywhere renders through the middleware with its status and headers")
+    func rendered() async throws {
+        let router = Router(context: APIRequestContext.self)
+        router.add(middleware: JSONErrorMiddleware(maxBodyBytes: 1024))
+        router.get("limited") { _, _ -> Response in
+            throw RateLimited(limit: .inFlight, value: 3, retryAfter: 0.2)
+        }
+        router.get("poor") { _, _ -> Response in throw InsufficientCredits(price: 67, balance: 12) }
+        router.get("poor-4k") { _, _ -> Response in
+            throw InsufficientCredits(price: 151, balance: 12).forRequest(of: .fourK)
+        }
+        try await Application(router: router).test(.router) { client in
+            let limited = try await client.execute(uri: "/limited", method: .get)
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.errorMessage == "Rate limited: the requests in flight limit (3) is reached. Retry in 1 s.")
+            #expect(limited.headers[.retryAfter] == "1")
+            #expect(limited.headers[.rateLimitScope] == "requests in flight")
+
+            let poor = try await client.execute(uri: "/poor", method: .get)
+            #expect(poor.status == .notAcceptable)
+            #expect(poor.errorMessage == "Insufficient credits: this request costs 67 credits and the key has 12.")
+            #expect(poor.headers[.remainingCredits] == "12")
+
+            let poor4K = try await client.execute(uri: "/poor-4k", method: .get)
+            #expect(poor4K.status == .notAcceptable)
+            #expect(
+                poor4K.errorMessage == "Insufficient credits: this request (4K) costs 151 credits and the key has 12.")
         }
     }
 }
