@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Server
 import Store
 
 /// `nano-banana keys …`: manage API keys in the data directory, also while a server runs.
@@ -19,14 +20,16 @@ struct KeysCommand: AsyncParsableCommand {
         var store: String?
 
         func openKeys() async throws -> any APIKeyStore {
-            let environment = ProcessInfo.processInfo.environment
-            if let url = store ?? environment["NANO_BANANA_STORE"] {
-                let location: PostgresLocation
-                do {
-                    location = try PostgresLocation(url: url)
-                } catch {
-                    throw ValidationError(error.description)
-                }
+            var values = ConfigurationValues(environment: ProcessInfo.processInfo.environment)
+            values.override(.dataDirectory, with: dataDir)
+            values.override(.store, with: store)
+            let configuration: ServerConfiguration
+            do {
+                configuration = try ServerConfiguration(storeFrom: values)
+            } catch {
+                throw ValidationError(error.description)
+            }
+            if let location = configuration.postgresLocation {
                 var logger = Logger(label: "nano-banana")
                 logger.logLevel = .warning
                 let database = PostgresDatabase(location: location, logger: logger, maxConnections: 2)
@@ -34,7 +37,7 @@ struct KeysCommand: AsyncParsableCommand {
                 try await database.migrate()
                 return PostgresAPIKeyStore(database: database)
             }
-            let directory = dataDir ?? environment["NANO_BANANA_DATA_DIR"] ?? "./data"
+            let directory = configuration.dataDirectory
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let database = try SQLiteDatabase(
                 path: URL(fileURLWithPath: directory).appendingPathComponent("nano-banana.sqlite").path)
