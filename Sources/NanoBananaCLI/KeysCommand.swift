@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Server
 import Store
 
 /// `nano-banana keys …`: manage API keys in the data directory, also while a server runs.
@@ -21,14 +22,16 @@ struct KeysCommand: AsyncParsableCommand {
         /// Runs `body` with the key store; a PostgreSQL pool runs (and the schema is
         /// migrated) for that long, then closes.
         func withKeys<T: Sendable>(_ body: @escaping @Sendable (any APIKeyStore) async throws -> T) async throws -> T {
-            let environment = ProcessInfo.processInfo.environment
-            if let url = store ?? environment["NANO_BANANA_STORE"] {
-                let location: PostgresLocation
-                do {
-                    location = try PostgresLocation(url: url)
-                } catch {
-                    throw ValidationError(error.description)
-                }
+            var values = ConfigurationValues(environment: ProcessInfo.processInfo.environment)
+            values.override(.dataDirectory, with: dataDir)
+            values.override(.store, with: store)
+            let configuration: ServerConfiguration
+            do {
+                configuration = try ServerConfiguration(storeFrom: values)
+            } catch {
+                throw ValidationError(error.description)
+            }
+            if let location = configuration.postgresLocation {
                 var logger = Logger(label: "nano-banana")
                 logger.logLevel = .warning
                 let database = PostgresDatabase(location: location, logger: logger, maxConnections: 2)
@@ -43,7 +46,7 @@ struct KeysCommand: AsyncParsableCommand {
                     return try await body(PostgresAPIKeyStore(database: database))
                 }
             }
-            let directory = dataDir ?? environment["NANO_BANANA_DATA_DIR"] ?? "./data"
+            let directory = configuration.dataDirectory
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let database = try SQLiteDatabase(
                 path: URL(fileURLWithPath: directory).appendingPathComponent("nano-banana.sqlite").path)

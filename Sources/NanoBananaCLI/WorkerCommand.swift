@@ -12,24 +12,24 @@ struct WorkerCommand: AsyncParsableCommand {
         commandName: "worker",
         abstract: "Run jobs from a PostgreSQL store, without serving the API.",
         discussion: """
-            Start as many as the work needs, on any machines that reach the database. SIGTERM \\
-            (or Ctrl-C) lets running jobs finish for 10 s, then hands the rest back to the queue.
+            Start as many as the work needs, on any machines that reach the database. SIGTERM \
+            (or Ctrl-C) lets running jobs finish for --drain-timeout seconds (default 10), then \
+            hands the rest back to the queue.
             """
     )
 
     @OptionGroup var node: NodeOptions
 
     func run() async throws {
-        let configuration = try node.configuration { configuration in
-            configuration.runsWorkers = true
-        }
+        var configuration = try node.configuration()
+        configuration.runsWorkers = true
         guard configuration.storeURL != nil else {
             throw ValidationError(
                 "A worker needs a shared store: pass --store postgres://… (or set NANO_BANANA_STORE). With the embedded store, `serve` runs the workers itself."
             )
         }
         guard configuration.workers > 0 else { throw ValidationError("--workers must be at least 1 for a worker.") }
-        let logger = node.logger()
+        let logger = node.logger(configuration)
         let components = try await node.openComponents(configuration, logger: logger)
         logger.info(
             "Starting worker node",

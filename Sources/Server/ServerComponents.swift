@@ -48,7 +48,10 @@ public struct ServerComponents: Sendable {
         try configuration.validate()
         self.configuration = configuration
         self.clock = clock
-        if let location = configuration.postgresLocation {
+        if let url = configuration.storeURL {
+            // Parsed again, not through `postgresLocation`: a configuration built in code may
+            // hold a bad URL, which must not quietly mean the embedded store.
+            let location = try PostgresLocation(url: url)
             backend = PostgresBackend(
                 location: location, maxConnections: max(20, configuration.workers * 2 + 8), clock: clock,
                 logger: logger)

@@ -200,9 +200,9 @@ struct CreditRouteTests {
             let response = try await client.post(
                 "/v1/nano-banana-2", json: #"{"prompt":"x","output_resolution":"512px"}"#, key: metered)
             #expect(response.status == .ok)
-            #expect(response.headers[HTTPField.Name("x-cost")!] == "45")
-            #expect(response.headers[HTTPField.Name("x-remaining-credits")!] == "55")
-            let id = try #require(response.headers[HTTPField.Name("x-request-id")!])
+            #expect(response.headers[.cost] == "45")
+            #expect(response.headers[.remainingCredits] == "55")
+            let id = try #require(response.headers[.requestID])
             let result = try await client.get("/v2/requests/\(id)", key: metered).decoded(ResultBody.self)
             #expect(result.metrics.cost == 45)
             #expect(result.metrics.remainingCredits == 55)
@@ -243,8 +243,8 @@ struct RateLimitRouteTests {
             let limited = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x"}"#, key: created.secret)
             #expect(limited.status == .tooManyRequests)
             #expect(limited.headers[.retryAfter] == "10")
-            #expect(limited.headers[HTTPField.Name("x-ratelimit-limit")!] == "6")
-            #expect(limited.headers[HTTPField.Name("x-ratelimit-remaining")!] == "0")
+            #expect(limited.headers[.rateLimitLimit] == "6")
+            #expect(limited.headers[.rateLimitRemaining] == "0")
             #expect(limited.errorMessage?.contains("requests per minute") == true)
             // Another key is not affected.
             #expect(try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x"}"#, key: server.key).status == .ok)

@@ -18,9 +18,9 @@ struct SyncRouteTests {
                 key: server.key)
             #expect(response.status == .ok)
             #expect(response.headers[.contentType] == "image/jpeg")
-            #expect(response.headers[HTTPField.Name("x-seed-value")!] == "99")
-            #expect(Double(response.headers[HTTPField.Name("x-generation-time")!] ?? "") != nil)
-            let id = try #require(response.headers[HTTPField.Name("x-request-id")!])
+            #expect(response.headers[.seedValue] == "99")
+            #expect(Double(response.headers[.generationTime] ?? "") != nil)
+            let id = try #require(response.headers[.requestID])
             #expect(Array(response.bytes.prefix(3)) == [0xFF, 0xD8, 0xFF])
             #expect(JPEGSize.of(response.bytes) == ImageDimensions(width: 632, height: 424))
             // The same job is visible through v2.

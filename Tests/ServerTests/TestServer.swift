@@ -71,20 +71,20 @@ struct TestServer {
         return true
     }
 
-    var auth: HTTPFields { [HTTPField.Name("x-api-key")!: key] }
+    var auth: HTTPFields { [.apiKey: key] }
 }
 
 extension TestClientProtocol {
     /// POSTs a JSON string with the given key.
     func post(_ uri: String, json: String, key: String?) async throws -> TestResponse {
         var headers: HTTPFields = [.contentType: "application/json"]
-        if let key { headers[HTTPField.Name("x-api-key")!] = key }
+        if let key { headers[.apiKey] = key }
         return try await execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: json))
     }
 
     func get(_ uri: String, key: String?) async throws -> TestResponse {
         var headers: HTTPFields = [:]
-        if let key { headers[HTTPField.Name("x-api-key")!] = key }
+        if let key { headers[.apiKey] = key }
         return try await execute(uri: uri, method: .get, headers: headers)
     }
 }

@@ -1,9 +1,11 @@
 import Foundation
+import Logging
 import NanoBananaAPI
 import Store
 
-/// Everything `serve` can be told, with the defaults a first run needs. Flags override the
-/// environment; the environment is read in ``init(environment:)`` and nowhere else.
+/// Everything `serve` and `worker` can be told, with the defaults a first run needs. Each
+/// setting has an environment variable and a flag (``ConfigurationSetting``); both are read
+/// in ``init(values:)`` and nowhere else, and a flag wins over its variable.
 public struct ServerConfiguration: Sendable {
     /// Which engine makes the images.
     public enum EngineKind: String, Sendable, CaseIterable {
@@ -76,104 +78,16 @@ public struct ServerConfiguration: Sendable {
     /// Seconds in-flight jobs get to finish on shutdown before they are handed back to the
     /// queue. Default 10.
     public var drainTimeout: TimeInterval = 10
+    /// How much the process logs. Default `info`.
+    public var logLevel: Logger.Level = .info
 
     public init() {}
 
-    /// Reads the `NANO_BANANA_*` variables (and `PORT`); unset variables keep the defaults.
-    public init(environment: [String: String]) throws(ConfigurationError) {
-        let reader = EnvironmentReader(environment: environment)
-        host = reader.string("NANO_BANANA_HOST") ?? host
-        port = try reader.integer("NANO_BANANA_PORT", in: 0...65535) ?? port
-        dataDirectory = reader.string("NANO_BANANA_DATA_DIR") ?? dataDirectory
-        storeURL = reader.string("NANO_BANANA_STORE") ?? storeURL
-        if let value = reader.string("NANO_BANANA_NO_WORKERS") { runsWorkers = !["1", "true", "yes"].contains(value) }
-        retention = try reader.seconds("NANO_BANANA_RETENTION") ?? retention
-        workers = try reader.integer("NANO_BANANA_WORKERS", in: 0...1024) ?? workers
-        blockedWords = reader.list("NANO_BANANA_BLOCK_WORDS") ?? blockedWords
-        previewLatency = try reader.seconds("NANO_BANANA_PREVIEW_LATENCY") ?? previewLatency
-        if let name = reader.string("NANO_BANANA_ENGINE") {
-            guard let kind = EngineKind(rawValue: name) else {
-                throw .invalid(name: "NANO_BANANA_ENGINE", value: name, expected: "preview, gemini or null")
-            }
-            engine = kind
-        }
-        geminiAPIKey = reader.string("GEMINI_API_KEY")
-        geminiBaseURL = reader.string("GEMINI_BASE_URL") ?? geminiBaseURL
-        for entry in reader.list("NANO_BANANA_MODELS") ?? [] {
-            let (slug, model) = try Self.parseModelEntry(entry, source: "NANO_BANANA_MODELS")
-            models[slug] = model
-        }
-        upstreamConcurrency =
-            try reader.integer("NANO_BANANA_UPSTREAM_CONCURRENCY", in: 1...1024) ?? upstreamConcurrency
-        allowedFetchHosts = reader.list("NANO_BANANA_ALLOW_FETCH_HOSTS") ?? allowedFetchHosts
-        limits.perMinute = try reader.integer("NANO_BANANA_RPM", in: 0...1_000_000) ?? limits.perMinute
-        limits.burst = try reader.integer("NANO_BANANA_BURST", in: 0...1_000_000) ?? limits.burst
-        limits.maxInFlight = try reader.integer("NANO_BANANA_MAX_IN_FLIGHT", in: 0...1_000_000) ?? limits.maxInFlight
-        limits.maxQueueLength =
-            try reader.integer("NANO_BANANA_MAX_QUEUE", in: 0...100_000_000) ?? limits.maxQueueLength
-        for entry in reader.list("NANO_BANANA_PRICES") ?? [] {
-            let sides = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard sides.count == 2, let resolution = OutputResolution(rawValue: sides[0]), let price = Int(sides[1]),
-                price >= 0
-            else {
-                throw .invalid(name: "NANO_BANANA_PRICES", value: entry, expected: "RESOLUTION=CREDITS, e.g. 1K=67")
-            }
-            prices[resolution] = price
-        }
-        publicBaseURL = reader.string("NANO_BANANA_PUBLIC_URL") ?? publicBaseURL
-        syncTimeout = try reader.seconds("NANO_BANANA_SYNC_TIMEOUT") ?? syncTimeout
-        jobTimeout = try reader.seconds("NANO_BANANA_JOB_TIMEOUT") ?? jobTimeout
-        maxBodyBytes = try reader.integer("NANO_BANANA_MAX_BODY_BYTES", in: 1024...(1 << 31)) ?? maxBodyBytes
-        leaseDuration = try reader.seconds("NANO_BANANA_LEASE") ?? leaseDuration
-        maxAttempts = try reader.integer("NANO_BANANA_MAX_ATTEMPTS", in: 1...100) ?? maxAttempts
-    }
-
-    /// Parses `slug=upstream-model-id`.
-    public static func parseModelEntry(_ entry: String, source: String) throws(ConfigurationError) -> (String, String) {
-        let sides = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard sides.count == 2, !sides[0].isEmpty, !sides[1].isEmpty,
-            sides[0].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." || $0 == "_" })
-        else {
-            throw .invalid(
-                name: source, value: entry,
-                expected: "slug=upstream-model-id, e.g. nano-banana-pro=gemini-3-pro-image-preview")
-        }
-        return (sides[0], sides[1])
-    }
-
-    /// Checks the combination of values; call after applying flags.
+    /// Checks what no single setting can: the settings together. (``init(values:)`` has
+    /// checked each one, and ends with this.)
     public func validate() throws(ConfigurationError) {
         if resolvedEngine == .gemini && (geminiAPIKey ?? "").isEmpty {
             throw .invalid(name: "engine", value: "gemini", expected: "GEMINI_API_KEY to be set")
-        }
-        if URL(string: geminiBaseURL)?.host == nil {
-            throw .invalid(name: "GEMINI_BASE_URL", value: geminiBaseURL, expected: "an absolute URL")
-        }
-        if retention <= 0 {
-            throw .invalid(name: "retention", value: "\(retention)", expected: "a positive number of seconds")
-        }
-        if syncTimeout <= 0 {
-            throw .invalid(name: "sync timeout", value: "\(syncTimeout)", expected: "a positive number of seconds")
-        }
-        if jobTimeout <= 0 {
-            throw .invalid(name: "job timeout", value: "\(jobTimeout)", expected: "a positive number of seconds")
-        }
-        if leaseDuration < 1 { throw .invalid(name: "lease", value: "\(leaseDuration)", expected: "at least 1 second") }
-        if previewLatency < 0 {
-            throw .invalid(name: "preview latency", value: "\(previewLatency)", expected: "0 or more seconds")
-        }
-        if let storeURL {
-            do {
-                _ = try PostgresLocation(url: storeURL)
-            } catch {
-                throw .invalid(
-                    name: "store URL", value: PostgresLocation.redacted(storeURL),
-                    expected: "postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&schema=…] (\(error.problem))")
-            }
-        }
-        if let base = publicBaseURL, URL(string: base)?.host == nil {
-            throw .invalid(
-                name: "public URL", value: base, expected: "an absolute URL such as https://images.example.com")
         }
     }
 
@@ -191,37 +105,6 @@ public enum ConfigurationError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalid(let name, let value, let expected): "Invalid \(name) '\(value)': expected \(expected)."
-        }
-    }
-}
-
-private struct EnvironmentReader {
-    let environment: [String: String]
-
-    func string(_ name: String) -> String? {
-        guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        return value
-    }
-
-    func integer(_ name: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
-        guard let text = string(name) else { return nil }
-        guard let value = Int(text), range.contains(value) else {
-            throw .invalid(name: name, value: text, expected: "an integer in \(range.lowerBound)…\(range.upperBound)")
-        }
-        return value
-    }
-
-    func seconds(_ name: String) throws(ConfigurationError) -> TimeInterval? {
-        guard let text = string(name) else { return nil }
-        guard let value = TimeInterval(text), value >= 0, value.isFinite else {
-            throw .invalid(name: name, value: text, expected: "a number of seconds")
-        }
-        return value
-    }
-
-    func list(_ name: String) -> [String]? {
-        string(name).map {
-            $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
     }
 }

@@ -6,7 +6,6 @@ import Store
 /// key itself is never logged.
 struct APIKeyMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
-    static let header = HTTPField.Name("x-api-key")!
 
     let keys: any APIKeyAuthenticator
 
@@ -15,7 +14,7 @@ struct APIKeyMiddleware: RouterMiddleware {
     ) async throws
         -> Response
     {
-        guard let secret = request.headers[Self.header], !secret.isEmpty else {
+        guard let secret = request.headers[.apiKey], !secret.isEmpty else {
             throw APIError.unauthorized("Missing API key: send it in the x-api-key header.")
         }
         guard let key = try await keys.authenticate(secret: secret) else {

@@ -53,12 +53,12 @@ struct GenerationController: Sendable {
             }
             var headers: HTTPFields = [:]
             headers[.contentType] = output.format.mimeType
-            headers[HTTPField.Name("x-request-id")!] = job.id
-            headers[HTTPField.Name("x-generation-time")!] = String(format: "%.3f", output.inferenceTime)
-            headers[HTTPField.Name("x-seed-value")!] = String(job.seed)
-            headers[HTTPField.Name("x-cost")!] = String(job.cost)
+            headers[.requestID] = job.id
+            headers[.generationTime] = String(format: "%.3f", output.inferenceTime)
+            headers[.seedValue] = String(job.seed)
+            headers[.cost] = String(job.cost)
             if key.credits != nil, let remaining = try await views.keys.balance(keyID: key.id) {
-                headers[HTTPField.Name("x-remaining-credits")!] = String(remaining)
+                headers[.remainingCredits] = String(remaining)
             }
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         case .failed:

@@ -59,26 +59,11 @@ struct JobSubmitter: Sendable {
                     metered: key.credits != nil, limits: limits(for: key)))
             signal.signal()
             return job
-        } catch let limited as RateLimited {
-            if expectingCompletion { hub.forget(id) }
-            let seconds = max(1, Int(limited.retryAfter.rounded(.up)))
-            throw APIError(
-                .tooManyRequests,
-                "Rate limited: the \(limited.limit.rawValue) limit (\(limited.value)) is reached. Retry in \(seconds) s.",
-                headers: [
-                    .retryAfter: String(seconds), HTTPField.Name("x-ratelimit-limit")!: String(limited.value),
-                    HTTPField.Name("x-ratelimit-remaining")!: "0",
-                    HTTPField.Name("x-ratelimit-reset")!: String(seconds),
-                    HTTPField.Name("x-ratelimit-scope")!: limited.limit.rawValue,
-                ])
-        } catch let shortfall as InsufficientCredits {
-            if expectingCompletion { hub.forget(id) }
-            throw APIError(
-                .notAcceptable,
-                "Insufficient credits: this request (\(parameters.outputResolution.rawValue)) costs \(shortfall.price) credits and the key has \(shortfall.balance).",
-                headers: [HTTPField.Name("x-remaining-credits")!: String(shortfall.balance)])
         } catch {
             if expectingCompletion { hub.forget(id) }
+            if let shortfall = error as? InsufficientCredits {
+                throw shortfall.forRequest(of: parameters.outputResolution)
+            }
             throw error
         }
     }
