@@ -107,6 +107,13 @@ struct NodeOptions: ParsableArguments {
     var drainTimeout: String?
 
     @Option(
+        name: .setting(.storeTimeout),
+        help: ArgumentHelp(
+            "Seconds an operation waits for a PostgreSQL connection before the store counts as unavailable (503). [NANO_BANANA_STORE_TIMEOUT] (default: 5)",
+            valueName: "seconds"))
+    var storeTimeout: String?
+
+    @Option(
         name: .setting(.allowFetchHosts),
         help: ArgumentHelp(
             "A host whose http(s) reference images may be fetched although it is private; repeatable. [NANO_BANANA_ALLOW_FETCH_HOSTS]",
@@ -139,6 +146,7 @@ struct NodeOptions: ParsableArguments {
         values.override(.lease, with: lease)
         values.override(.maxAttempts, with: maxAttempts)
         values.override(.drainTimeout, with: drainTimeout)
+        values.override(.storeTimeout, with: storeTimeout)
         values.override(.allowFetchHosts, with: allowFetchHosts)
         values.override(.logLevel, with: logLevel)
         commandFlags(&values)

@@ -53,7 +53,8 @@ public struct ServerComponents: Sendable {
             // hold a bad URL, which must not quietly mean the embedded store.
             let location = try PostgresLocation(url: url)
             backend = PostgresBackend(
-                location: location, maxConnections: max(20, configuration.workers * 2 + 8), clock: clock,
+                location: location, maxConnections: max(20, configuration.workers * 2 + 8),
+                operationTimeout: configuration.storeTimeout, clock: clock,
                 logger: logger)
         } else {
             backend = try SQLiteBackend(

@@ -130,6 +130,19 @@ struct ConfigurationTests {
         #expect(fromFlags.effectiveSweepInterval == 2.5)
     }
 
+    @Test("the store's connection deadline is settable, and must be above zero")
+    func storeTimeout() throws {
+        #expect(try configuration(environment: [:]).storeTimeout == 5)
+        #expect(try configuration(environment: ["NANO_BANANA_STORE_TIMEOUT": "30"]).storeTimeout == 30)
+        let fromFlag = try configuration(environment: ["NANO_BANANA_STORE_TIMEOUT": "30"]) { values in
+            values.override(.storeTimeout, with: "2")
+        }
+        #expect(fromFlag.storeTimeout == 2)
+        #expect(throws: ConfigurationError.self) {
+            try configuration(environment: ["NANO_BANANA_STORE_TIMEOUT": "0"])
+        }
+    }
+
     @Test(
         "each bad value is refused naming the variable and what was expected",
         arguments: [

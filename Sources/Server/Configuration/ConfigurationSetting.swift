@@ -30,6 +30,7 @@ public enum ConfigurationSetting: String, Sendable, CaseIterable {
     case maxAttempts = "NANO_BANANA_MAX_ATTEMPTS"
     case sweepInterval = "NANO_BANANA_SWEEP_INTERVAL"
     case drainTimeout = "NANO_BANANA_DRAIN_TIMEOUT"
+    case storeTimeout = "NANO_BANANA_STORE_TIMEOUT"
     case logLevel = "LOG_LEVEL"
 
     /// The environment variable.
@@ -67,6 +68,7 @@ public enum ConfigurationSetting: String, Sendable, CaseIterable {
         case .maxAttempts: "max-attempts"
         case .sweepInterval: "sweep-interval"
         case .drainTimeout: "drain-timeout"
+        case .storeTimeout: "store-timeout"
         case .logLevel: "log-level"
         }
     }

@@ -25,6 +25,7 @@ extension ServerConfiguration {
         leaseDuration = try read.seconds(.lease, from: .one) ?? leaseDuration
         maxAttempts = try read.integer(.maxAttempts, in: 1...100) ?? maxAttempts
         drainTimeout = try read.seconds(.drainTimeout, from: .zero) ?? drainTimeout
+        storeTimeout = try read.seconds(.storeTimeout, from: .aboveZero) ?? storeTimeout
 
         if let name = read.string(.engine) {
             guard let kind = EngineKind(rawValue: name) else {

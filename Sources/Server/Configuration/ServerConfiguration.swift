@@ -78,6 +78,9 @@ public struct ServerConfiguration: Sendable {
     /// Seconds in-flight jobs get to finish on shutdown before they are handed back to the
     /// queue. Default 10.
     public var drainTimeout: TimeInterval = 10
+    /// Seconds an operation on a PostgreSQL store may wait for a connection before the
+    /// store is reported unavailable (503); a running operation gets at least 8. Default 5.
+    public var storeTimeout: TimeInterval = 5
     /// How much the process logs. Default `info`.
     public var logLevel: Logger.Level = .info
 

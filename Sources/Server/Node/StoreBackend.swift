@@ -73,8 +73,13 @@ struct PostgresBackend: StoreBackend {
     var isShared: Bool { true }
     var services: [any Service] { [PostgresPoolService(database: database)] }
 
-    init(location: PostgresLocation, maxConnections: Int, clock: any WallClock, logger: Logger) {
-        database = PostgresDatabase(location: location, logger: logger, maxConnections: maxConnections)
+    init(
+        location: PostgresLocation, maxConnections: Int, operationTimeout: TimeInterval, clock: any WallClock,
+        logger: Logger
+    ) {
+        database = PostgresDatabase(
+            location: location, logger: logger, maxConnections: maxConnections,
+            operationTimeout: .milliseconds(Int64(operationTimeout * 1000)))
         postgresKeys = PostgresAPIKeyStore(database: database, clock: clock)
         jobs = PostgresJobStore(database: database, clock: clock)
     }
