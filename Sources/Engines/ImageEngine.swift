@@ -39,12 +39,24 @@ public struct GeneratedImage: Sendable {
 
 /// Something that turns parameters into an image: the offline preview renderer, the real
 /// model upstream, or a relay to another server.
+///
+/// ## Cancellation
+///
+/// Engines must honour cancellation: the worker runs ``generate(_:)`` in a child task and
+/// cancels it at the job's deadline, when its lease is lost, and at shutdown past the
+/// drain timeout, then waits for it to return. When its task is cancelled, an engine stops
+/// promptly (an upstream call, a backoff sleep, a download) and throws `CancellationError`,
+/// whatever shape the cancellation took inside it (an HTTP client's own "cancelled"
+/// error, say). It never reports cancellation as an ``EngineFailure``: a cancelled job is
+/// not the request's fault, and at shutdown it is handed back to the queue, not FAILED.
+/// Work already done may still be returned (an image that has arrived is worth keeping).
 public protocol ImageEngine: Sendable {
     /// Reported in result bodies as `engine`.
     var name: String { get }
 
     /// Makes the image. Throws ``EngineFailure`` for failures the client should read about
-    /// (a content block, an unreadable reference); anything else is an internal error.
+    /// (a content block, an unreadable reference), `CancellationError` when its task is
+    /// cancelled; anything else is an internal error.
     func generate(_ request: GenerationRequest) async throws -> GeneratedImage
 }
 

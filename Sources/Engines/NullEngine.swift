@@ -2,7 +2,8 @@ import Imaging
 import NanoBananaAPI
 
 /// An engine that costs nothing: it returns one fixed 64×64 image at once. It isolates the
-/// gateway's own overhead in benchmarks; it never pretends to follow the parameters.
+/// gateway's own overhead in benchmarks; it never pretends to follow the parameters. It
+/// never waits, so there is nothing for cancellation to interrupt.
 public struct NullEngine: ImageEngine {
     public let name = "null"
     private let jpeg: [UInt8]

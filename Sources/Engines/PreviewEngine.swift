@@ -10,6 +10,10 @@ import NanoBananaAPI
 ///
 /// Rendering and encoding run on a dedicated thread pool, never on the server's event loops
 /// or the cooperative pool that serves requests.
+///
+/// Cancellation ends the latency pause and reference downloads with `CancellationError`,
+/// and a cancelled job is not rendered; a render already on the thread pool (bounded CPU
+/// work, well under a second) runs to its end.
 public struct PreviewEngine: ImageEngine {
     public struct Configuration: Sendable {
         /// Words that make a job FAIL with a content block (case-insensitive, whole words),
@@ -64,6 +68,7 @@ public struct PreviewEngine: ImageEngine {
         let text = self.text
         let quality = configuration.jpegQuality
         let loaded = try await references.load(parameters.imageURLs)
+        try Task.checkCancellation()
         return try await threadPool.runIfActive {
             let references = try Self.decode(loaded)
             let size =

@@ -12,6 +12,8 @@ public struct ReferenceImages: Sendable {
     }
 
     /// The references in order, as media type and bytes.
+    /// - Throws: ``EngineFailure/invalidReference(index:reason:)``, or `CancellationError`
+    ///   when the calling task is cancelled during a download.
     public func load(_ urls: [String]) async throws -> [(mediaType: String, bytes: [UInt8])] {
         var images: [(mediaType: String, bytes: [UInt8])] = []
         for (index, url) in urls.enumerated() {
@@ -26,7 +28,7 @@ public struct ReferenceImages: Sendable {
                 do {
                     let fetched = try await fetcher.fetch(remote)
                     images.append((fetched.mediaType, fetched.bytes))
-                } catch {
+                } catch let error as ReferenceFetchError {
                     throw EngineFailure.invalidReference(index: index, reason: error.description)
                 }
             case nil:

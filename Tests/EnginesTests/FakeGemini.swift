@@ -20,6 +20,9 @@ final class FakeGemini: Sendable {
         var body: String
         /// A pause before answering, to exercise client timeouts.
         var delay: Duration = .zero
+        /// Holds the answer until ``releaseHanging()``: an upstream that is slower than
+        /// anything the test waits for, to exercise cancellation.
+        var hangs = false
     }
 
     struct Received: Sendable {
@@ -31,6 +34,10 @@ final class FakeGemini: Sendable {
 
     private let replies: Mutex<[Reply]>
     let received = Mutex<[Received]>([])
+    /// Tests waiting for a number of requests to have arrived.
+    private let arrivals = Mutex<[(count: Int, continuation: CheckedContinuation<Void, Never>)]>([])
+    /// Set by ``releaseHanging()``.
+    private let hanging = Mutex<(released: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     init(_ replies: [Reply]) {
         self.replies = Mutex(replies)
@@ -38,20 +45,64 @@ final class FakeGemini: Sendable {
 
     var requests: [Received] { received.withLock { $0 } }
 
+    /// Returns once `count` requests have arrived (a hand-off, not a timed wait).
+    func waitForRequests(_ count: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let arrived = received.withLock { received in
+                if received.count >= count { return true }
+                arrivals.withLock { $0.append((count, continuation)) }
+                return false
+            }
+            if arrived { continuation.resume() }
+        }
+    }
+
+    /// Lets every hanging reply (and any later one) answer.
+    func releaseHanging() {
+        let waiters = hanging.withLock { state in
+            state.released = true
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func record(_ request: Received) {
+        let due: [CheckedContinuation<Void, Never>] = received.withLock { received in
+            received.append(request)
+            let total = received.count
+            return arrivals.withLock { arrivals in
+                let due = arrivals.filter { $0.count <= total }.map(\.continuation)
+                arrivals.removeAll { $0.count <= total }
+                return due
+            }
+        }
+        for waiter in due { waiter.resume() }
+    }
+
+    private func hang() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let released = hanging.withLock { state in
+                if !state.released { state.waiters.append(continuation) }
+                return state.released
+            }
+            if released { continuation.resume() }
+        }
+    }
+
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.post("v1beta/models/:action") { request, _ -> Response in
             var request = request
             let body = try await request.collectBody(upTo: 64 * 1024 * 1024)
-            self.received.withLock {
-                $0.append(
-                    Received(
-                        path: request.uri.path, apiKey: request.headers[HTTPField.Name("x-goog-api-key")!],
-                        bytes: Data(body.readableBytesView)))
-            }
             let reply = self.replies.withLock {
                 $0.isEmpty ? Reply(status: .internalServerError, body: "{}") : $0.removeFirst()
             }
+            self.record(
+                Received(
+                    path: request.uri.path, apiKey: request.headers[HTTPField.Name("x-goog-api-key")!],
+                    bytes: Data(body.readableBytesView)))
+            if reply.hangs { await self.hang() }
             if reply.delay > .zero { try await Task.sleep(for: reply.delay) }
             var headers = reply.headers
             headers[.contentType] = "application/json"

@@ -79,7 +79,9 @@ public struct ReferenceFetcher: Sendable {
 
     /// Downloads an image, following at most `maxRedirects` redirects.
     /// - Returns: the body and its sniffed media type (`image/jpeg`, `image/png` or `image/webp`).
-    public func fetch(_ url: URL) async throws(ReferenceFetchError) -> (bytes: [UInt8], mediaType: String) {
+    /// - Throws: ``ReferenceFetchError``; or `CancellationError` when the calling task is
+    ///   cancelled, whatever the download was doing (a cancelled fetch is not the URL's fault).
+    public func fetch(_ url: URL) async throws -> (bytes: [UInt8], mediaType: String) {
         let timeout = configuration.timeout
         do {
             return try await withThrowingTaskGroup(of: (bytes: [UInt8], mediaType: String).self) { group in
@@ -91,11 +93,11 @@ public struct ReferenceFetcher: Sendable {
                 defer { group.cancelAll() }
                 return try await group.next()!
             }
-        } catch let error as ReferenceFetchError {
-            throw error
-        } catch is CancellationError {
-            throw .transport("the request was cancelled")
         } catch {
+            // Checked first: once cancelled, the HTTP client's own errors and the timer's
+            // CancellationError all mean the same thing.
+            if error is CancellationError || Task.isCancelled { throw CancellationError() }
+            if let error = error as? ReferenceFetchError { throw error }
             throw Self.transportError(error)
         }
     }

@@ -13,6 +13,10 @@ import NanoBananaAPI
 /// is sniffed and transcoded to the requested format when it differs; blocks become
 /// ``EngineFailure/contentBlocked(_:)``; 429, 5xx and connection failures are retried with
 /// jittered exponential backoff that honours `Retry-After`.
+///
+/// Cancelling the task that calls ``generate(_:)`` cancels the upstream call in flight (or
+/// the backoff sleep, or a reference download) and throws `CancellationError`, never an
+/// ``EngineFailure``.
 public struct GeminiEngine: ImageEngine {
     public struct Configuration: Sendable {
         /// The `x-goog-api-key`. Never logged.
@@ -54,7 +58,8 @@ public struct GeminiEngine: ImageEngine {
     let configuration: Configuration
     private let client: HTTPClient
     private let threadPool: NIOThreadPool
-    private let limiter: AsyncLimiter
+    /// Internal for tests, which watch its slots.
+    let limiter: AsyncLimiter
     private let references: ReferenceImages
     /// Largest reply accepted (a 4K PNG in base64 is well under this).
     static let maxReplyBytes = 128 * 1024 * 1024
@@ -133,10 +138,12 @@ public struct GeminiEngine: ImageEngine {
     // MARK: - The upstream call, with retries
 
     /// POSTs `body`, retrying transient failures; returns the 200 body and the retries.
+    /// Throws `CancellationError` as soon as its task is cancelled, between attempts too.
     func call(body: Data) async throws -> (body: [UInt8], retries: Int) {
         var lastProblem = "no attempt was made"
         for attempt in 1...configuration.maxAttempts {
-            let outcome = await attemptOnce(body: body)
+            try Task.checkCancellation()
+            let outcome = try await attemptOnce(body: body)
             switch outcome {
             case .success(let bytes):
                 return (bytes, attempt - 1)
@@ -145,6 +152,7 @@ public struct GeminiEngine: ImageEngine {
             case .transient(let problem, let retryAfter):
                 lastProblem = problem
                 guard attempt < configuration.maxAttempts else { break }
+                // Throws CancellationError when cancelled mid-sleep: no further attempt.
                 try await Task.sleep(for: retryAfter ?? backoff(afterAttempt: attempt))
             }
         }
@@ -157,7 +165,9 @@ public struct GeminiEngine: ImageEngine {
         case transient(String, retryAfter: Duration?)
     }
 
-    private func attemptOnce(body: Data) async -> Attempt {
+    /// One upstream call. Throws only `CancellationError`: every other failure is an
+    /// ``Attempt``.
+    private func attemptOnce(body: Data) async throws -> Attempt {
         var request = HTTPClientRequest(url: endpoint)
         request.method = .POST
         request.headers.add(name: "x-goog-api-key", value: configuration.apiKey)
@@ -170,9 +180,11 @@ public struct GeminiEngine: ImageEngine {
                 return (response.status, response.headers, Array(bytes.readableBytesView))
             }
             return Self.classify(status: response.0, headers: response.1, body: response.2)
-        } catch is CancellationError {
-            return .failure(.upstreamUnavailable("the request was cancelled."))
         } catch {
+            // A cancelled task surfaces as CancellationError from the limiter, or as the HTTP
+            // client's own error (`HTTPClientError.cancelled`, a closed connection): whatever
+            // was thrown once the task is cancelled is the cancellation, not an outage.
+            if error is CancellationError || Task.isCancelled { throw CancellationError() }
             return .transient("the connection failed (\(type(of: error)))", retryAfter: nil)
         }
     }

@@ -5,6 +5,10 @@ import Synchronization
 /// (``expect(_:)``) before the job is enqueued, so a job that finishes at once is never
 /// missed; whoever finishes a job calls ``finish(_:)``. Deadlines are enforced by one
 /// ticker (``run()``), not a timer per waiting request.
+///
+/// Cancellation: like the other waits of the worker pool, a task cancelled before or while
+/// it waits returns at once (here `false`, unless the job is already finished) and leaves
+/// no waiter behind.
 final class CompletionHub: Service, Sendable {
     private struct Waiter {
         let continuation: CheckedContinuation<Bool, Never>
@@ -60,8 +64,8 @@ final class CompletionHub: Service, Sendable {
         for waiter in waiters { waiter.continuation.resume(returning: true) }
     }
 
-    /// Returns `true` once the expected job is finished, `false` at `timeout` (or on
-    /// cancellation). The job must have been ``expect(_:)``ed.
+    /// Returns `true` once the expected job is finished (at once if it already is), `false`
+    /// at `timeout`, when the job is forgotten or was never expected, or on cancellation.
     func wait(for jobID: String, timeout: Duration) async -> Bool {
         let id = state.withLock { state in
             state.nextWaiterID &+= 1
@@ -83,6 +87,11 @@ final class CompletionHub: Service, Sendable {
         } onCancel: {
             state.withLock { $0.entries[jobID]?.waiters.removeValue(forKey: id) }?.continuation.resume(returning: false)
         }
+    }
+
+    /// How many requests wait in ``wait(for:timeout:)``, for tests' hand-offs.
+    var waiterCount: Int {
+        state.withLock { $0.entries.values.reduce(0) { $0 + $1.waiters.count } }
     }
 
     /// The image handed over by ``finish(_:image:)``, while the job is tracked.
@@ -107,7 +116,7 @@ final class CompletionHub: Service, Sendable {
         for waiter in expired { waiter.continuation.resume(returning: false) }
     }
 
-    /// The deadline ticker.
+    /// The deadline ticker, until graceful shutdown or cancellation.
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.tick) }

@@ -3,10 +3,15 @@ import Foundation
 import Logging
 import NanoBananaAPI
 import Store
-import Synchronization
 
-/// Runs one claimed job to its end: the engine in a task the pool's keeper can cancel at
-/// the deadline or when the lease is lost, then the outcome with its image into the store.
+/// Runs one claimed job to its end, as swift-jobs' `JobQueueProcessor` runs a job: the
+/// engine in a child task, next to a child for the job timeout and one that hears from the
+/// pool's keeper when the lease is lost; whichever ends first decides, and the others are
+/// cancelled. Then the outcome with its image goes into the store.
+///
+/// Engines must honour cancellation (see ``ImageEngine``; all of ours do): the worker waits
+/// for the engine's child task to return after cancelling it, so an engine that ignored
+/// cancellation would hold its worker (not the job, whose outcome is decided already).
 struct JobRunner: Sendable {
     let jobs: any JobStore
     let models: ModelCatalog
@@ -15,9 +20,20 @@ struct JobRunner: Sendable {
     let jobTimeout: TimeInterval
     let logger: Logger
 
+    /// How a job's run ended.
+    enum Ending: Sendable {
+        /// The engine returned an image (and the seconds it took) or threw.
+        case finished(Result<(GeneratedImage, Double), any Error>)
+        /// The job timeout came first.
+        case deadline
+        /// The keeper could not renew the lease: another worker may own the job now.
+        case leaseLost
+    }
+
     /// Runs `job`, which `worker` holds. Cancellation of the calling task (shutdown past
-    /// the drain timeout) hands the job back to the queue. Returns the worker's next job
-    /// when the store claimed one in the same transaction as this one's completion.
+    /// the drain timeout) hands the job back to the queue: it is never FAILED for it.
+    /// Returns the worker's next job when the store claimed one in the same transaction as
+    /// this one's completion.
     @discardableResult
     func run(_ claimed: ClaimedJob, worker: String, claimNextFor lease: TimeInterval? = nil) async -> ClaimedJob? {
         let job = claimed.record
@@ -40,65 +56,148 @@ struct JobRunner: Sendable {
             return nil
         }
 
-        let (result, stop) = await generate(request, engine: engine, jobID: job.id, worker: worker)
-        do {
-            switch (stop, result) {
-            case (.leaseLost, _):
-                logger.warning("Lost the lease on a job while running it; leaving it to its new worker")
-            case (.deadline, _):
-                await finish(
-                    job, worker: worker,
-                    failure: "The request timed out: the engine did not finish within \(Int(jobTimeout)) seconds.",
-                    code: .timedOut)
-            case (nil, .success(let (image, seconds))):
-                let output = JobOutput(
-                    blobKey: "\(job.id).\(image.format.fileExtension)", format: image.format, width: image.width,
-                    height: image.height, text: image.text, engine: engine.name, inferenceTime: seconds,
-                    usage: image.usage)
-                var completed: Bool
-                var next: ClaimedJob?
-                if let lease {
-                    (completed, next) = try await persisting {
-                        try await jobs.complete(
-                            jobID: job.id, worker: worker, output: output, image: image.bytes, claimingNextFor: lease)
-                    }
-                } else {
-                    completed = try await persisting {
-                        try await jobs.complete(jobID: job.id, worker: worker, output: output, image: image.bytes)
-                    }
-                }
-                if !completed {
-                    logger.warning("Finished a job whose lease had been lost; another worker owns it")
-                }
-                hub.finish(job.id, image: image.bytes)
-                return next
-            case (nil, .failure(let failure as EngineFailure)):
-                await finish(job, worker: worker, failure: failure.description, code: failure.failureCode)
-            case (nil, .failure(is CancellationError)):
-                _ = try await jobs.release(jobID: job.id, worker: worker)
-                logger.info("Handed an unfinished job back to the queue")
-            case (nil, .failure(let error)):
-                logger.error("Engine error", metadata: ["error": "\(error)"])
-                await finish(
-                    job, worker: worker, failure: "Internal error while generating the image (request \(job.id)).",
-                    code: .internal)
-            }
-        } catch {
-            logger.error("Could not record the outcome of a job", metadata: ["error": "\(error)"])
+        switch await generate(request, engine: engine, jobID: job.id, worker: worker) {
+        case .leaseLost:
+            logger.warning("Lost the lease on a job while running it; leaving it to its new worker")
+        case .deadline:
+            await finish(
+                job, worker: worker,
+                failure: "The request timed out: the engine did not finish within \(Int(jobTimeout)) seconds.",
+                code: .timedOut)
+        case .finished(.failure(is CancellationError)):
+            // First: a cancelled job is unfinished, never failed.
+            await handBack(job.id, worker: worker)
+        case .finished(.success(let (image, seconds))):
+            return await complete(job, worker: worker, engine: engine.name, image: image, seconds: seconds, next: lease)
+        case .finished(.failure(let failure as EngineFailure)):
+            await finish(job, worker: worker, failure: failure.description, code: failure.failureCode)
+        case .finished(.failure(let error)):
+            logger.error("Engine error", metadata: ["error": "\(error)"])
+            await finish(
+                job, worker: worker, failure: "Internal error while generating the image (request \(job.id)).",
+                code: .internal)
         }
         return nil
     }
 
+    /// The engine, the job timeout and the keeper's lease-lost news, each in a child task;
+    /// the first to end decides and the rest are cancelled. Cancellation of the calling
+    /// task reaches the engine, which ends with `CancellationError`.
+    func generate(_ request: GenerationRequest, engine: any ImageEngine, jobID: String, worker: String) async -> Ending
+    {
+        running.insert(jobID: jobID, worker: worker)
+        defer { running.remove(jobID: jobID) }
+        let deadline = ContinuousClock.now + .seconds(jobTimeout)
+        return await withTaskGroup(of: Ending?.self) { group in
+            group.addTask {
+                let start = ContinuousClock.now
+                do {
+                    let image = try await engine.generate(request)
+                    return .finished(.success((image, (ContinuousClock.now - start).seconds)))
+                } catch {
+                    // Whatever an engine throws once its task is cancelled is the cancellation.
+                    return .finished(.failure(Task.isCancelled ? CancellationError() : error))
+                }
+            }
+            group.addTask {
+                do {
+                    try await Task.sleep(until: deadline)
+                    return .deadline
+                } catch {
+                    return nil
+                }
+            }
+            group.addTask {
+                await running.waitUntilLeaseLost(jobID: jobID) ? .leaseLost : nil
+            }
+            // The timer and the lease watcher end with nil when cancelled; the engine's child
+            // always ends with an outcome, so the loop ends with one.
+            var ending: Ending = .finished(.failure(CancellationError()))
+            while let next = await group.next() {
+                guard let next else { continue }
+                ending = next
+                break
+            }
+            group.cancelAll()
+            return ending
+        }
+    }
+
+    // MARK: - Recording the outcome
+
+    private func complete(
+        _ job: JobRecord, worker: String, engine: String, image: GeneratedImage, seconds: Double,
+        next lease: TimeInterval?
+    ) async -> ClaimedJob? {
+        let output = JobOutput(
+            blobKey: "\(job.id).\(image.format.fileExtension)", format: image.format, width: image.width,
+            height: image.height, text: image.text, engine: engine, inferenceTime: seconds, usage: image.usage)
+        let jobs = self.jobs
+        var completed = false
+        var next: ClaimedJob?
+        do {
+            if let lease {
+                (completed, next) = try await persisting {
+                    try await jobs.complete(
+                        jobID: job.id, worker: worker, output: output, image: image.bytes, claimingNextFor: lease)
+                }
+            } else {
+                completed = try await persisting {
+                    try await jobs.complete(jobID: job.id, worker: worker, output: output, image: image.bytes)
+                }
+            }
+        } catch {
+            logger.error(
+                "Could not record a completed job", metadata: ["request_id": "\(job.id)", "error": "\(error)"])
+        }
+        if !completed {
+            logger.warning(
+                "Finished a job whose lease had been lost; another worker owns it",
+                metadata: ["request_id": "\(job.id)"])
+        }
+        hub.finish(job.id, image: image.bytes)
+        return next
+    }
+
+    private func finish(_ job: JobRecord, worker: String, failure: String, code: FailureCode) async {
+        let jobs = self.jobs
+        do {
+            _ = try await persisting { try await jobs.fail(jobID: job.id, worker: worker, error: failure, code: code) }
+        } catch {
+            logger.error("Could not record a failed job", metadata: ["request_id": "\(job.id)", "error": "\(error)"])
+        }
+        hub.finish(job.id)
+    }
+
+    /// Hands a job the worker holds back to the queue, unfinished (shutdown). If the store
+    /// cannot be reached the lease runs out instead, with the same effect, later.
+    func handBack(_ jobID: String, worker: String) async {
+        let jobs = self.jobs
+        do {
+            _ = try await persisting { try await jobs.release(jobID: jobID, worker: worker) }
+            logger.info("Handed an unfinished job back to the queue", metadata: ["request_id": "\(jobID)"])
+        } catch {
+            logger.warning(
+                "Could not hand a job back; it returns to the queue when its lease runs out",
+                metadata: ["request_id": "\(jobID)", "error": "\(error)"])
+        }
+    }
+
     /// Runs a store write that records an outcome, retrying while the store is unreachable
-    /// (an outage of a minute at most), so that a finished image is not thrown away and run
-    /// again. Meanwhile the lease may run out; the store then refuses the write, and the
-    /// job's next worker records it instead.
-    private func persisting<T>(_ write: () async throws -> T) async throws -> T {
+    /// (an outage of a minute at most) unless the worker is being cancelled, so that a
+    /// finished image is not thrown away and run again. Meanwhile the lease may run out;
+    /// the store then refuses the write, and the job's next worker records it instead.
+    ///
+    /// Each try runs in an unstructured task whose value is awaited at once: it inherits
+    /// none of the worker task's cancellation, so a shutdown past the drain timeout cannot
+    /// abandon the write half-way (a completed image lost, a hand-back not made), and it
+    /// still ends before this call returns, as swift-jobs shields its final write.
+    private func persisting<T: Sendable>(_ write: @escaping @Sendable () async throws -> T) async throws -> T {
         var backoff = Backoff()
         let deadline = ContinuousClock.now + .seconds(60)
         while true {
             do {
-                return try await write()
+                return try await Task { try await write() }.value
             } catch let error as StoreUnavailable {
                 guard ContinuousClock.now < deadline, !Task.isCancelled else { throw error }
                 if backoff.failures == 0 {
@@ -108,83 +207,12 @@ struct JobRunner: Sendable {
             }
         }
     }
-
-    private func finish(_ job: JobRecord, worker: String, failure: String, code: FailureCode) async {
-        do {
-            _ = try await persisting { try await jobs.fail(jobID: job.id, worker: worker, error: failure, code: code) }
-        } catch {
-            logger.error("Could not record a failed job", metadata: ["request_id": "\(job.id)", "error": "\(error)"])
-        }
-        hub.finish(job.id)
-    }
-
-    /// The engine call in its own task, registered with the keeper while it runs. The
-    /// worker waits for whichever comes first: the engine's result, or the keeper stopping
-    /// the job (deadline, lost lease), so an engine that ignores cancellation cannot hold
-    /// a worker past the deadline.
-    private func generate(
-        _ request: GenerationRequest, engine: any ImageEngine, jobID: String, worker: String
-    ) async
-        -> (Result<(GeneratedImage, Double), any Error>, RunningJobs.Stop?)
-    {
-        let waiter = ResumeOnce()
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                waiter.set(continuation)
-                let task = Task(priority: .high) {
-                    let start = ContinuousClock.now
-                    do {
-                        let image = try await engine.generate(request)
-                        let elapsed = ContinuousClock.now - start
-                        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                        waiter.record(.success((image, seconds)))
-                    } catch {
-                        waiter.record(.failure(error))
-                    }
-                    waiter.resume()
-                }
-                running.insert(
-                    jobID: jobID, worker: worker, deadline: .now + .seconds(jobTimeout), task: task,
-                    release: { waiter.resume() })
-            }
-        } onCancel: {
-            running.cancel(jobID: jobID)
-            waiter.resume()
-        }
-        let stop = running.remove(jobID: jobID)
-        return (waiter.outcome, stop)
-    }
 }
 
-/// The engine's outcome, and the worker's continuation resumed exactly once: by the
-/// engine finishing, or by the keeper or shutdown stopping the job, whichever is first.
-private final class ResumeOnce: Sendable {
-    private let state = Mutex<(continuation: CheckedContinuation<Void, Never>?, resumed: Bool)>((nil, false))
-    private let result = Mutex<Result<(GeneratedImage, Double), any Error>>(.failure(CancellationError()))
-
-    var outcome: Result<(GeneratedImage, Double), any Error> { result.withLock { $0 } }
-
-    func record(_ outcome: Result<(GeneratedImage, Double), any Error>) {
-        result.withLock { $0 = outcome }
-    }
-
-    func set(_ continuation: CheckedContinuation<Void, Never>) {
-        let resumeNow = state.withLock { state in
-            if state.resumed { return true }
-            state.continuation = continuation
-            return false
-        }
-        if resumeNow { continuation.resume() }
-    }
-
-    func resume() {
-        let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard !state.resumed else { return nil }
-            state.resumed = true
-            defer { state.continuation = nil }
-            return state.continuation
-        }
-        continuation?.resume()
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    fileprivate var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }
 

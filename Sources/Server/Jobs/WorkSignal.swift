@@ -3,6 +3,9 @@ import Synchronization
 /// Wakes idle workers when jobs arrive, without losing a wake-up that races with a worker
 /// going idle: a worker notes the ``generation`` before it looks for work and waits only
 /// if nothing was signalled since.
+///
+/// Cancellation: like the other waits of the worker pool, a task cancelled before or while
+/// it waits returns at once and leaves no waiter behind.
 final class WorkSignal: Sendable {
     private struct State {
         var generation: UInt64 = 0
@@ -18,7 +21,10 @@ final class WorkSignal: Sendable {
 
     var isStopped: Bool { state.withLock { $0.stopped } }
 
-    /// Wakes one idle worker (new work exists).
+    /// How many workers wait in ``wait(after:)``, for tests' hand-offs.
+    var waiterCount: Int { state.withLock { $0.waiters.count } }
+
+    /// Wakes the longest-waiting idle worker (new work exists).
     func signal() {
         let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
             state.generation &+= 1
@@ -44,7 +50,8 @@ final class WorkSignal: Sendable {
         wakeAll()
     }
 
-    /// Returns when a signal comes after `generation`, on stop, or on cancellation.
+    /// Returns when a signal comes after `generation` (at once if one already has), on
+    /// stop, or on cancellation.
     func wait(after generation: UInt64) async {
         let id = state.withLock { state in
             state.nextWaiterID &+= 1

@@ -89,7 +89,7 @@ struct WorkerPool: Service {
                     next = await runner.run(job, worker: worker, claimNextFor: signal.isStopped ? nil : leaseDuration)
                 }
                 if let unstarted = next {
-                    _ = try? await jobs.release(jobID: unstarted.id, worker: worker)
+                    await runner.handBack(unstarted.id, worker: worker)
                 }
             } catch {
                 if backoff.failures == 0 {
@@ -102,24 +102,25 @@ struct WorkerPool: Service {
         }
     }
 
-    /// The one loop that watches every running job: cancels those past their deadline,
-    /// renews the leases of the rest, and now and then wakes idle workers to look for
-    /// jobs whose lease ran out elsewhere.
+    /// The one loop that watches every running job: renews their leases, tells the runner
+    /// of a job whose lease is lost (which cancels its engine), and now and then wakes idle
+    /// workers to look for jobs whose lease ran out elsewhere. (Each job's timeout is a
+    /// child task of its runner.) It runs until the pool cancels it once every worker has
+    /// stopped: the leases of jobs finishing during the drain are kept too.
     private func keepLeases() async {
         let tick = Duration.milliseconds(250)
         let renewEvery = Duration.seconds(leaseDuration / 3)
         var lastRenewal = ContinuousClock.now
         var lastWake = ContinuousClock.now
-        while !signal.isStopped && !Task.isCancelled {
+        while !Task.isCancelled {
             try? await Task.sleep(for: tick)
             let now = ContinuousClock.now
-            running.stopOverdue(now: now)
             if now - lastRenewal >= renewEvery {
                 lastRenewal = now
                 for holder in running.holders {
                     let kept =
                         (try? await jobs.renewLease(jobID: holder.jobID, worker: holder.worker, lease: leaseDuration))
-                    if kept == false { running.stop(jobID: holder.jobID, because: .leaseLost) }
+                    if kept == false { running.loseLease(jobID: holder.jobID) }
                 }
             }
             if now - lastWake >= idlePoll {
