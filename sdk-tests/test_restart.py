@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from imgutil import JPEG_MAGIC, jpeg_size
-from nbserver import NanoBananaServer
+from nbserver import NanoBananaServer, scaled
 
 MODEL = "nano-banana-2"
 JOBS = 20
@@ -48,7 +48,7 @@ def test_kill_9_loses_no_jobs(crash_server):
             ids.append(r.json()["request_id"])
     assert len(set(ids)) == JOBS
 
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + scaled(10)
     while True:
         before = statuses(srv, ids)
         states = list(before.values())
@@ -62,12 +62,12 @@ def test_kill_9_loses_no_jobs(crash_server):
     srv.start()  # same data dir, same port, same key
 
     t0 = time.monotonic()
-    deadline = t0 + 90
+    deadline = t0 + scaled(90)
     while True:
         after = statuses(srv, ids)
         if all(s in ("COMPLETED", "FAILED") for s in after.values()):
             break
-        assert time.monotonic() < deadline, f"jobs not finished 90 s after restart: {after}"
+        assert time.monotonic() < deadline, f"jobs not finished {scaled(90):.0f} s after restart: {after}"
         time.sleep(0.5)
     recovery = time.monotonic() - t0
 

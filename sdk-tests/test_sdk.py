@@ -16,6 +16,7 @@ from segmind.v2 import AsyncJob, InferenceFailed, InferenceTimeout
 
 from imgutil import (JPEG_MAGIC, PNG_MAGIC, corrupt_png, data_url, image_size, jpeg_size, make_png,
                      png_size)
+from nbserver import scaled
 
 MODEL = "nano-banana-2"
 FAST = {"output_resolution": "512px"}
@@ -278,7 +279,7 @@ def test_results_expire_after_retention(client, raw):
     assert ei.value.status == 404
     # The file goes with the next retention sweep; the status already says 404
     # from the expiry time on, so allow the sweep a short, bounded moment.
-    poll_until(lambda: fetch(done["output"]).status_code, lambda c: c == 404, timeout=3, interval=0.2)
+    poll_until(lambda: fetch(done["output"]).status_code, lambda c: c == 404, timeout=scaled(3), interval=0.2)
 
 
 def test_output_url_signature_is_checked(client):

@@ -83,7 +83,10 @@ struct JobRunner: Sendable {
     /// The engine, the job timeout and the keeper's lease-lost news, each in a child task;
     /// the first to end decides and the rest are cancelled. Cancellation of the calling
     /// task reaches the engine, which ends with `CancellationError`.
-    func generate(_ request: GenerationRequest, engine: any ImageEngine, jobID: String, worker: String) async -> Ending
+    private func generate(
+        _ request: GenerationRequest, engine: any ImageEngine, jobID: String, worker: String
+    )
+        async -> Ending
     {
         running.insert(jobID: jobID, worker: worker)
         defer { running.remove(jobID: jobID) }
@@ -133,9 +136,9 @@ struct JobRunner: Sendable {
             blobKey: "\(job.id).\(image.format.fileExtension)", format: image.format, width: image.width,
             height: image.height, text: image.text, engine: engine, inferenceTime: seconds, usage: image.usage)
         let jobs = self.jobs
-        var completed = false
         var next: ClaimedJob?
         do {
+            let completed: Bool
             if let lease {
                 (completed, next) = try await persisting {
                     try await jobs.complete(
@@ -146,14 +149,14 @@ struct JobRunner: Sendable {
                     try await jobs.complete(jobID: job.id, worker: worker, output: output, image: image.bytes)
                 }
             }
+            if !completed {
+                logger.warning(
+                    "Finished a job whose lease had been lost; another worker owns it",
+                    metadata: ["request_id": "\(job.id)"])
+            }
         } catch {
             logger.error(
                 "Could not record a completed job", metadata: ["request_id": "\(job.id)", "error": "\(error)"])
-        }
-        if !completed {
-            logger.warning(
-                "Finished a job whose lease had been lost; another worker owns it",
-                metadata: ["request_id": "\(job.id)"])
         }
         hub.finish(job.id, image: image.bytes)
         return next
