@@ -186,6 +186,28 @@ struct CompletionHubTests {
 
 @Suite("RunningJobs", .timeLimit(.minutes(1)))
 struct RunningJobsTests {
+    @Test("the keeper stops each job once: past its deadline, or on a lost lease, whichever is first")
+    func stops() {
+        let running = RunningJobs()
+        let stopped = Locked<[String]>([])
+        let now = ContinuousClock.now
+        for (job, seconds) in [("early", 1), ("late", 100), ("lost", 1)] {
+            running.insert(jobID: job, worker: "w", deadline: now + .seconds(seconds)) {
+                stopped.withLock { $0.append(job) }
+            }
+        }
+        running.loseLease(jobID: "lost")
+        running.stopOverdue(now: now + .seconds(2))
+        running.stopOverdue(now: now + .seconds(3))
+        running.loseLease(jobID: "early")
+        #expect(stopped.withLock { $0 } == ["lost", "early"])
+        #expect(running.stopReason(jobID: "early") == .deadline)
+        #expect(running.stopReason(jobID: "lost") == .leaseLost)
+        #expect(running.stopReason(jobID: "late") == nil)
+        running.remove(jobID: "early")
+        #expect(running.stopReason(jobID: "early") == nil)
+    }
+
     @Test("holders are the running jobs whose lease is held; a lost lease leaves them")
     func holders() {
         let running = RunningJobs()

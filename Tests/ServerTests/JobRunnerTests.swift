@@ -100,11 +100,17 @@ struct JobRunnerTests {
         }
     }
 
-    @Test("past the job timeout the engine is cancelled and the job FAILS as timed out")
+    @Test("past the job timeout the keeper cancels the engine and the job FAILS as timed out")
     func deadline() async throws {
         let engine = GatedEngine()
-        try await withClaimedJob(engine: engine, jobTimeout: 0.05) { runner, claimed, server in
-            await runner.run(claimed, worker: "w")
+        try await withClaimedJob(engine: engine, jobTimeout: 60) { runner, claimed, server in
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await runner.run(claimed, worker: "w") }
+                await engine.waitUntilStarted()
+                // The pool's keeper, a minute later.
+                runner.running.stopOverdue(now: .now + .seconds(61))
+                await group.waitForAll()
+            }
             #expect(engine.cancelled == 1)
             let state = try await state(claimed.id, server)
             #expect(state?.status == .failed)

@@ -1,16 +1,26 @@
 import Synchronization
 
 /// The jobs this process's workers are running, for the pool's keeper: one loop renews
-/// all their leases (``holders``) instead of a timer per job, and when a renewal is
-/// refused it calls ``loseLease(jobID:)``, which wakes the job's runner
-/// (``waitUntilLeaseLost(jobID:)``, a child task next to the engine's), which then cancels
-/// the engine.
+/// all their leases (``holders``) instead of a timer per job, stops the jobs past their
+/// deadline (``stopOverdue(now:)``), and when a renewal is refused calls
+/// ``loseLease(jobID:)``. Stopping a job runs the `onStop` its runner registered (which
+/// cancels the engine) and records why (``stopReason(jobID:)``); tasks may also wait for a
+/// lost lease (``waitUntilLeaseLost(jobID:)``).
 ///
 /// Cancellation: like the other waits of the worker pool, a task cancelled before or while
 /// it waits returns at once (here `false`) and leaves no waiter behind.
 final class RunningJobs: Sendable {
+    /// Why the keeper stopped a job.
+    enum Stop: Sendable, Equatable {
+        case deadline
+        case leaseLost
+    }
+
     private struct Entry {
         let worker: String
+        var deadline: ContinuousClock.Instant?
+        var onStop: (@Sendable () -> Void)?
+        var stop: Stop?
         var leaseLost = false
         var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     }
@@ -23,8 +33,33 @@ final class RunningJobs: Sendable {
     private let state = Mutex(State())
 
     /// Starts tracking a job that `worker` runs. Pair with ``remove(jobID:)``.
-    func insert(jobID: String, worker: String) {
-        state.withLock { $0.entries[jobID] = Entry(worker: worker) }
+    /// - Parameters:
+    ///   - deadline: when ``stopOverdue(now:)`` stops it.
+    ///   - onStop: runs once when the keeper stops the job (its deadline, a lost lease).
+    func insert(
+        jobID: String, worker: String, deadline: ContinuousClock.Instant? = nil,
+        onStop: (@Sendable () -> Void)? = nil
+    ) {
+        state.withLock { $0.entries[jobID] = Entry(worker: worker, deadline: deadline, onStop: onStop) }
+    }
+
+    /// Why the keeper stopped the job, if it did.
+    func stopReason(jobID: String) -> Stop? {
+        state.withLock { $0.entries[jobID]?.stop }
+    }
+
+    /// Stops every job past its deadline.
+    func stopOverdue(now: ContinuousClock.Instant) {
+        let stopped: [@Sendable () -> Void] = state.withLock { state in
+            var stopped: [@Sendable () -> Void] = []
+            for (jobID, entry) in state.entries where entry.stop == nil {
+                guard let deadline = entry.deadline, deadline <= now else { continue }
+                state.entries[jobID]?.stop = .deadline
+                if let onStop = entry.onStop { stopped.append(onStop) }
+            }
+            return stopped
+        }
+        for onStop in stopped { onStop() }
     }
 
     /// Stops tracking the job; its waiters return `false`.
@@ -41,14 +76,18 @@ final class RunningJobs: Sendable {
     /// Marks the job's lease as lost (the store refused to renew it: another worker may
     /// own the job now) and wakes its waiters with `true`. A no-op for untracked jobs.
     func loseLease(jobID: String) {
-        let waiters: [CheckedContinuation<Bool, Never>] = state.withLock { state in
-            guard var entry = state.entries[jobID] else { return [] }
+        let (waiters, onStop) = state.withLock {
+            state -> ([CheckedContinuation<Bool, Never>], (@Sendable () -> Void)?) in
+            guard var entry = state.entries[jobID] else { return ([], nil) }
             entry.leaseLost = true
+            let onStop = entry.stop == nil ? entry.onStop : nil
+            if entry.stop == nil { entry.stop = .leaseLost }
             let waiters = Array(entry.waiters.values)
             entry.waiters.removeAll()
             state.entries[jobID] = entry
-            return waiters
+            return (waiters, onStop)
         }
+        onStop?()
         for waiter in waiters { waiter.resume(returning: true) }
     }
 

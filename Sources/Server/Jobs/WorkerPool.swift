@@ -102,10 +102,10 @@ struct WorkerPool: Service {
         }
     }
 
-    /// The one loop that watches every running job: renews their leases, tells the runner
-    /// of a job whose lease is lost (which cancels its engine), and now and then wakes idle
-    /// workers to look for jobs whose lease ran out elsewhere. (Each job's timeout is a
-    /// child task of its runner.) It runs until the pool cancels it once every worker has
+    /// The one loop that watches every running job: stops those past their deadline,
+    /// renews the leases of the rest, tells the runner of a job whose lease is lost (both
+    /// cancel its engine), and now and then wakes idle workers to look for jobs whose lease
+    /// ran out elsewhere. It runs until the pool cancels it once every worker has
     /// stopped: the leases of jobs finishing during the drain are kept too.
     private func keepLeases() async {
         let tick = Duration.milliseconds(250)
@@ -115,6 +115,7 @@ struct WorkerPool: Service {
         while !Task.isCancelled {
             try? await Task.sleep(for: tick)
             let now = ContinuousClock.now
+            running.stopOverdue(now: now)
             if now - lastRenewal >= renewEvery {
                 lastRenewal = now
                 for holder in running.holders {
