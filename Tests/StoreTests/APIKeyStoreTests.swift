@@ -39,7 +39,7 @@ struct APIKeyStoreTests {
     @Test("a refused spec stores nothing", arguments: TestBackend.all)
     func refusedSpec(backend: TestBackend) async throws {
         let stores = try await backend.stores()
-        await #expect(throws: APIKeyError.invalidAmount(-1)) {
+        await #expect(throws: APIKeyError.invalidLimit(-1)) {
             try await stores.keys.create(APIKeySpec(name: "k", requestsPerMinute: 10, burst: -1))
         }
         await #expect(throws: APIKeyError.invalidAmount(-5)) {
@@ -86,7 +86,7 @@ struct APIKeyStoreTests {
         #expect(opened.burst == 4)
         #expect(try await keys.authenticate(secret: created.secret) == opened)
         #expect(keys.changeToken() != before)
-        await #expect(throws: APIKeyError.invalidAmount(-3)) {
+        await #expect(throws: APIKeyError.invalidLimit(-3)) {
             try await keys.setLimits("k", requestsPerMinute: -3, burst: nil, maxInFlight: nil)
         }
         await #expect(throws: APIKeyError.notFound("nope")) {

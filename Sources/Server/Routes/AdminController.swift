@@ -117,7 +117,7 @@ struct AdminController: Sendable {
             switch error {
             case .notFound: throw APIError.notFound(error.description)
             case .ambiguous: throw APIError(.conflict, error.description)
-            case .invalidName, .invalidAmount: throw APIError.badRequest(error.description)
+            case .invalidName, .invalidAmount, .invalidLimit: throw APIError.badRequest(error.description)
             }
         }
     }

@@ -112,6 +112,7 @@ public enum APIKeyError: Error, Sendable, Equatable, CustomStringConvertible {
     case ambiguous(String)
     case invalidName(String)
     case invalidAmount(Int)
+    case invalidLimit(Int)
 
     public var description: String {
         switch self {
@@ -119,6 +120,7 @@ public enum APIKeyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .ambiguous(let name): "Several keys are named '\(name)': revoke by id instead."
         case .invalidName(let name): "Invalid key name '\(name)': use 1 to 64 printable characters."
         case .invalidAmount(let amount): "Invalid amount \(amount): use a positive number of credits."
+        case .invalidLimit(let value): "Invalid limit \(value): use 0 (no limit) or more."
         }
     }
 }

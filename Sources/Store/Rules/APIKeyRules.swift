@@ -53,7 +53,7 @@ extension APIKeyChange {
 /// The rule for a key's own limits: none negative (0 means no limit).
 enum APIKeyLimits {
     static func check(_ values: [Int?]) throws(APIKeyError) {
-        for case let value? in values where value < 0 { throw .invalidAmount(value) }
+        for case let value? in values where value < 0 { throw .invalidLimit(value) }
     }
 }
 
