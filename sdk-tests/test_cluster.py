@@ -17,6 +17,7 @@ from segmind.exceptions import SegmindError
 from segmind.v2 import AsyncJob
 
 from imgutil import JPEG_MAGIC, jpeg_size
+from nbserver import TIME_FACTOR
 from pgcluster import check_ledger, create_key, worker_support
 
 pytestmark = pytest.mark.skipif(worker_support() is not None, reason=str(worker_support()))
@@ -27,7 +28,11 @@ PRICE = 45  # 512px (NANO_BANANA_PRICES default 512px=45)
 INITIAL = JOBS * PRICE + 1000
 LEASE = 3
 WORKER_ARGS = ["--workers", "2", "--engine", "preview", "--preview-latency", "0.2", "--lease", str(LEASE)]
-DEADLINE = 240  # seconds for the whole run, submit to all terminal
+# Seconds for the whole run, submit to all terminal. Scaled like every wait for work
+# (nbserver.TIME_FACTOR): the debug build's preview engine under a CPU hog beside the suite
+# renders one 512px image in seconds, not milliseconds (seen: 431 of 500 done at 240 s,
+# both render threads busy in the background resample).
+DEADLINE = 240 * TIME_FACTOR
 POLL_BATCH = 48  # status polls per round (every 0.3 s): enough to follow, not a load of its own
 RETRY_WINDOW = 60  # seconds one request may keep failing (connection refused, 503) before the test fails
 
@@ -136,7 +141,7 @@ def test_two_api_nodes_two_workers_500_jobs_with_a_worker_killed_and_an_api_rest
     t0 = time.monotonic()
 
     def wait_for(what: str, pred, timeout: float, interval: float = 0.1):
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * TIME_FACTOR
         while True:
             value = pred()
             if value:
@@ -144,7 +149,7 @@ def test_two_api_nodes_two_workers_500_jobs_with_a_worker_killed_and_an_api_rest
             if stop.is_set():
                 raise AssertionError(f"{what}: stopped")
             if time.monotonic() > deadline:
-                raise AssertionError(f"{what}: not within {timeout}s")
+                raise AssertionError(f"{what}: not within {timeout * TIME_FACTOR}s")
             time.sleep(interval)
 
     def prefix(worker_id: str) -> str:
