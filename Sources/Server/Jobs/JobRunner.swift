@@ -95,6 +95,9 @@ struct JobRunner: Sendable {
     )
         async -> Ending
     {
+        // Tracked before the engine starts, so a lost lease or a deadline is never missed.
+        running.insert(jobID: jobID, worker: worker, deadline: .now + .seconds(jobTimeout))
+        defer { running.remove(jobID: jobID) }
         let engineCall = Task(priority: .high) { () -> Result<(GeneratedImage, Double), any Error> in
             let start = ContinuousClock.now
             do {
@@ -105,9 +108,7 @@ struct JobRunner: Sendable {
                 return .failure(Task.isCancelled ? CancellationError() : error)
             }
         }
-        running.insert(
-            jobID: jobID, worker: worker, deadline: .now + .seconds(jobTimeout), onStop: { engineCall.cancel() })
-        defer { running.remove(jobID: jobID) }
+        running.attach(jobID: jobID) { engineCall.cancel() }
         let result = await withTaskCancellationHandler {
             await engineCall.value
         } onCancel: {

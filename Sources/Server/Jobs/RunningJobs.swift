@@ -43,6 +43,18 @@ final class RunningJobs: Sendable {
         state.withLock { $0.entries[jobID] = Entry(worker: worker, deadline: deadline, onStop: onStop) }
     }
 
+    /// Registers what stopping the job does, once its engine's task exists; runs it at once
+    /// when the keeper stopped the job in between.
+    func attach(jobID: String, onStop: @escaping @Sendable () -> Void) {
+        let stoppedAlready = state.withLock { state -> Bool in
+            guard var entry = state.entries[jobID] else { return false }
+            entry.onStop = onStop
+            state.entries[jobID] = entry
+            return entry.stop != nil
+        }
+        if stoppedAlready { onStop() }
+    }
+
     /// Why the keeper stopped the job, if it did.
     func stopReason(jobID: String) -> Stop? {
         state.withLock { $0.entries[jobID]?.stop }
