@@ -23,8 +23,8 @@ extension NanoBanana2Parameters {
         }
         let fields = FieldReader(object: object)
         guard let prompt = try fields.string("prompt") else { throw .missing(field: "prompt") }
+        try checkPromptSize(prompt)
         guard !prompt.allSatisfy(\.isWhitespace) else { throw .empty(field: "prompt") }
-        guard prompt.count <= maxPromptLength else { throw .tooLong(field: "prompt", limit: maxPromptLength) }
 
         var parameters = NanoBanana2Parameters(prompt: prompt)
         if let seed = try fields.integer("seed", in: Int64(Int32.min)...Int64(Int32.max)) {
@@ -57,6 +57,20 @@ extension NanoBanana2Parameters {
             parameters.responseModalities = modalities
         }
         return parameters
+    }
+}
+
+extension NanoBanana2Parameters {
+    /// The prompt's budget, cheapest measure first: UTF-8 bytes, Unicode scalars, then
+    /// characters, so that no check walks more than the one before it allowed.
+    static func checkPromptSize(_ prompt: String) throws(ParameterError) {
+        guard prompt.utf8.count <= maxPromptBytes else {
+            throw .tooLong(field: "prompt", limit: maxPromptBytes, unit: "bytes of UTF-8")
+        }
+        guard prompt.unicodeScalars.count <= maxPromptScalars else {
+            throw .tooLong(field: "prompt", limit: maxPromptScalars, unit: "Unicode scalars")
+        }
+        guard prompt.count <= maxPromptLength else { throw .tooLong(field: "prompt", limit: maxPromptLength) }
     }
 }
 

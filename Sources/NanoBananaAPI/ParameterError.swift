@@ -9,7 +9,7 @@ public enum ParameterError: Error, Sendable, Equatable, CustomStringConvertible 
     case outOfRange(field: String, value: String, range: String)
     case unknownField(String)
     case empty(field: String)
-    case tooLong(field: String, limit: Int)
+    case tooLong(field: String, limit: Int, unit: String = "characters")
     case tooMany(field: String, limit: Int)
     case invalidImageURL(index: Int, reason: String)
 
@@ -33,8 +33,8 @@ public enum ParameterError: Error, Sendable, Equatable, CustomStringConvertible 
             return "Unknown parameter '\(name)'. Accepted parameters: \(known)."
         case .empty(let field):
             return "Invalid '\(field)': it must not be empty."
-        case .tooLong(let field, let limit):
-            return "Invalid '\(field)': longer than \(limit) characters."
+        case .tooLong(let field, let limit, let unit):
+            return "Invalid '\(field)': longer than \(limit) \(unit)."
         case .tooMany(let field, let limit):
             return "Invalid '\(field)': at most \(limit) entries are allowed."
         case .invalidImageURL(let index, let reason):
