@@ -127,7 +127,7 @@ static void nb_cmyk_to_rgba(unsigned char *buf, size_t pixels, int inverted) {
     }
 }
 
-int nb_jpeg_decode(const unsigned char *data, size_t len, unsigned char **out_rgba,
+int nb_jpeg_decode(const unsigned char *data, size_t len, int scale_denom, unsigned char **out_rgba,
                    int *w, int *h, char *errbuf, size_t errlen) {
     struct jpeg_decompress_struct cinfo;
     struct nb_error_mgr jerr;
@@ -169,6 +169,8 @@ int nb_jpeg_decode(const unsigned char *data, size_t len, unsigned char **out_rg
 
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_EXT_RGBA;
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = (scale_denom == 2 || scale_denom == 4 || scale_denom == 8) ? (unsigned)scale_denom : 1;
     jpeg_start_decompress(&cinfo);
     if (cinfo.output_components != 4) {
         nb_set_error(errbuf, errlen, "unexpected output component count");

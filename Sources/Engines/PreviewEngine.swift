@@ -92,15 +92,29 @@ public struct PreviewEngine: ImageEngine {
         }
     }
 
-    /// Decodes the loaded references. WebP is accepted but not decoded here (no WebP codec),
-    /// so it is skipped.
+    /// The most pixels a decoded reference keeps (2048 × 2048): the artwork blends at most
+    /// ``PreviewArtwork/maxReferences`` of them as strips of the output, which this covers.
+    static let referencePixelBudget = 2048 * 2048
+
+    /// Decodes the references the artwork uses, each scaled into ``referencePixelBudget``
+    /// while it is decoded, one at a time: a job holds at most one full-size image (40
+    /// million pixels, 160 MB) beside the small ones, whatever its fourteen references
+    /// declare. References past those used are checked by their headers only. WebP is
+    /// accepted but not decoded here (no WebP codec), so it is skipped.
     static func decode(_ references: [(mediaType: String, bytes: [UInt8])]) throws -> [Canvas] {
         var canvases: [Canvas] = []
         for (index, reference) in references.enumerated() {
             let bytes = reference.bytes
             if ImageFormat.sniff(bytes) == .webp { continue }
             do {
-                canvases.append(try ImageCodec.decode(bytes))
+                guard canvases.count < PreviewArtwork.maxReferences else {
+                    guard let size = ImageCodec.dimensions(of: bytes) else { throw ImagingError.corrupt("bad header") }
+                    guard size.width * size.height <= ImageCodec.maxDecodedPixels else {
+                        throw ImagingError.tooLarge(width: size.width, height: size.height)
+                    }
+                    continue
+                }
+                canvases.append(try ImageCodec.decode(bytes, fittingIn: referencePixelBudget))
             } catch {
                 throw EngineFailure.invalidReference(index: index, reason: "\(error)")
             }

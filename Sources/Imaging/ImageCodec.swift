@@ -5,6 +5,9 @@ import CPNG
 ///
 /// All entry points are safe on hostile input: they throw instead of crashing or exiting.
 public enum ImageCodec {
+    /// The most pixels an image may declare to be decoded at all (160 MB as RGBA).
+    public static let maxDecodedPixels = 40_000_000
+
     /// Encodes the canvas as a baseline JPEG (alpha is dropped). `quality` is clamped to 1...100.
     public static func encodeJPEG(_ c: Canvas, quality: Int = 90) throws(ImagingError) -> [UInt8] {
         guard c.width > 0, c.height > 0 else { throw .encodeFailed("empty canvas") }
@@ -65,15 +68,45 @@ public enum ImageCodec {
     /// Throws `.unsupportedFormat` for WebP and unknown data, `.tooLarge` when the header
     /// declares more than `maxPixels` pixels (checked before any pixel allocation), and
     /// `.corrupt` for damaged or truncated data.
-    public static func decode(_ bytes: [UInt8], maxPixels: Int = 40_000_000) throws(ImagingError) -> Canvas {
+    public static func decode(_ bytes: [UInt8], maxPixels: Int = maxDecodedPixels) throws(ImagingError) -> Canvas {
         switch ImageFormat.sniff(bytes) {
-        case .jpeg: return try decodeJPEG(bytes, maxPixels: maxPixels)
+        case .jpeg: return try decodeJPEG(bytes, maxPixels: maxPixels, budget: .max)
         case .png: return try decodePNG(bytes, maxPixels: maxPixels)
         case .webp, nil: throw .unsupportedFormat
         }
     }
 
-    private static func decodeJPEG(_ bytes: [UInt8], maxPixels: Int) throws(ImagingError) -> Canvas {
+    /// Decodes as ``decode(_:maxPixels:)`` does, then scales the image down, keeping its
+    /// shape, until it has at most `budget` pixels. A JPEG is scaled while it is decoded
+    /// (libjpeg's 1/2, 1/4 or 1/8 IDCT), so its full size is never in memory; a PNG is
+    /// decoded whole (at most `maxPixels`) and scaled at once, so the caller holds one
+    /// full-size image at a time, never several.
+    public static func decode(
+        _ bytes: [UInt8], maxPixels: Int = maxDecodedPixels, fittingIn budget: Int
+    ) throws(ImagingError) -> Canvas {
+        let canvas: Canvas
+        switch ImageFormat.sniff(bytes) {
+        case .jpeg: canvas = try decodeJPEG(bytes, maxPixels: maxPixels, budget: budget)
+        case .png: canvas = try decodePNG(bytes, maxPixels: maxPixels)
+        case .webp, nil: throw .unsupportedFormat
+        }
+        guard canvas.width * canvas.height > max(1, budget) else { return canvas }
+        let factor = (Double(max(1, budget)) / Double(canvas.width * canvas.height)).squareRoot()
+        return canvas.scaled(
+            width: max(1, Int(Double(canvas.width) * factor)), height: max(1, Int(Double(canvas.height) * factor)))
+    }
+
+    /// The largest libjpeg scale denominator (8, 4, 2 or 1) that keeps at least `budget`
+    /// pixels, so that the final resample only ever shrinks.
+    static func jpegScaleDenominator(width: Int, height: Int, budget: Int) -> Int32 {
+        for denominator in [8, 4, 2] {
+            let scaled = ((width + denominator - 1) / denominator) * ((height + denominator - 1) / denominator)
+            if scaled >= budget { return Int32(denominator) }
+        }
+        return 1
+    }
+
+    private static func decodeJPEG(_ bytes: [UInt8], maxPixels: Int, budget: Int) throws(ImagingError) -> Canvas {
         var err = [CChar](repeating: 0, count: 256)
         var w: Int32 = 0, h: Int32 = 0
         let header = bytes.withUnsafeBufferPointer { src in
@@ -85,10 +118,11 @@ public enum ImageCodec {
         guard w > 0, h > 0 else { throw .corrupt("zero dimension") }
         guard Int(w) * Int(h) <= maxPixels else { throw .tooLarge(width: Int(w), height: Int(h)) }
 
+        let denominator = jpegScaleDenominator(width: Int(w), height: Int(h), budget: budget)
         var out: UnsafeMutablePointer<UInt8>?
         let status = bytes.withUnsafeBufferPointer { src in
             err.withUnsafeMutableBufferPointer { e in
-                nb_jpeg_decode(src.baseAddress, src.count, &out, &w, &h, e.baseAddress, e.count)
+                nb_jpeg_decode(src.baseAddress, src.count, denominator, &out, &w, &h, e.baseAddress, e.count)
             }
         }
         defer { nb_free(out) }

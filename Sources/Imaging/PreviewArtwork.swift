@@ -55,9 +55,12 @@ public struct PreviewArtwork: Sendable {
         return canvas
     }
 
-    /// Blends up to six references as equal strips along the canvas's longer axis.
+    /// The most references blended into the artwork.
+    public static let maxReferences = 6
+
+    /// Blends up to ``maxReferences`` references as equal strips along the canvas's longer axis.
     static func compositeReferences(_ references: [Canvas], into canvas: inout Canvas) {
-        let refs = references.filter { $0.width > 0 && $0.height > 0 }.prefix(6)
+        let refs = references.filter { $0.width > 0 && $0.height > 0 }.prefix(maxReferences)
         guard !refs.isEmpty else { return }
         let horizontal = canvas.width >= canvas.height
         let length = horizontal ? canvas.width : canvas.height

@@ -42,6 +42,24 @@ struct PreviewEngineTests {
         #expect(decoded.width == expected.width && decoded.height == expected.height)
     }
 
+    @Test("fourteen large references are decoded within the pixel budget, six of them, one at a time")
+    func referenceBudget() throws {
+        // One colour, 3000 × 3000: a small file that declares nine million pixels.
+        let large = try ImageCodec.encodePNG(Canvas(width: 3000, height: 3000, fill: RGBA(r: 9, g: 9, b: 9, a: 255)))
+        #expect(large.count < 200_000)
+        let loaded = Array(repeating: (mediaType: "image/png", bytes: large), count: 14)
+        let canvases = try PreviewEngine.decode(loaded)
+        #expect(canvases.count == PreviewArtwork.maxReferences)
+        for canvas in canvases {
+            #expect(canvas.width * canvas.height <= PreviewEngine.referencePixelBudget)
+            #expect(canvas.width == canvas.height)
+        }
+        // A damaged reference past the sixth still fails the job, naming it.
+        var damaged = loaded
+        damaged[10].bytes = Array(large.prefix(12))
+        #expect(throws: EngineFailure.self) { try PreviewEngine.decode(damaged) }
+    }
+
     @Test("blocked words fail the job as a content block, whole words only, any case")
     func blockList() async throws {
         let engine = try engine(blocked: ["Forbidden", "red panda"])

@@ -19,6 +19,27 @@ struct CodecTests {
         #expect(back[0, 0].a == 255)
     }
 
+    @Test("a budgeted decode keeps the shape and at most the budget's pixels, a JPEG scaled inside libjpeg")
+    func budgetedDecode() throws {
+        let source = Fixtures.gradient(width: 1000, height: 500)
+        let jpeg = try ImageCodec.encodeJPEG(source, quality: 90)
+        let png = try ImageCodec.encodePNG(source, fast: true)
+        for bytes in [jpeg, png] {
+            let fitted = try ImageCodec.decode(bytes, fittingIn: 20_000)
+            #expect(fitted.width * fitted.height <= 20_000)
+            #expect(fitted.width == 2 * fitted.height || abs(fitted.width - 2 * fitted.height) <= 1)
+            #expect(fitted.width >= 190)
+            // Within the budget: decoded as is.
+            let whole = try ImageCodec.decode(bytes, fittingIn: 500_000)
+            #expect(whole.width == 1000 && whole.height == 500)
+        }
+        // libjpeg's denominator never shrinks below the budget; the resample finishes.
+        #expect(ImageCodec.jpegScaleDenominator(width: 1000, height: 500, budget: 20_000) == 4)
+        #expect(ImageCodec.jpegScaleDenominator(width: 6300, height: 6300, budget: 2048 * 2048) == 2)
+        #expect(ImageCodec.jpegScaleDenominator(width: 16000, height: 16000, budget: 2048 * 2048) == 4)
+        #expect(ImageCodec.jpegScaleDenominator(width: 100, height: 100, budget: 2048 * 2048) == 1)
+    }
+
     @Test("PNG round-trip is lossless including alpha")
     func pngRoundTrip() throws {
         let src = Fixtures.gradient(width: 37, height: 21, alphaCorner: true)

@@ -24,7 +24,9 @@ int nb_jpeg_read_header(const unsigned char *data, size_t len, int *w, int *h,
 /// Decodes any JPEG (RGB, grayscale, CMYK/YCCK) to 8-bit RGBA (alpha = 255).
 /// On success returns 0 and *out_rgba must be released with nb_free.
 /// On failure returns a negative NB_JPEG_ERR_* code and writes a message into errbuf.
-int nb_jpeg_decode(const unsigned char *data, size_t len, unsigned char **out_rgba,
+/// `scale_denom` (1, 2, 4 or 8) decodes at that fraction of each side, inside the IDCT:
+/// a large JPEG never has its full-size pixels in memory. *w/*h are the decoded size.
+int nb_jpeg_decode(const unsigned char *data, size_t len, int scale_denom, unsigned char **out_rgba,
                    int *w, int *h, char *errbuf, size_t errlen);
 
 /// Encodes 8-bit RGBA (alpha ignored) as baseline JPEG using jpeg_mem_dest.
