@@ -116,8 +116,8 @@ struct NodeOptions: ParsableArguments {
     @Option(
         name: .setting(.allowFetchHosts),
         help: ArgumentHelp(
-            "A host whose http(s) reference images may be fetched although it is private; repeatable. [NANO_BANANA_ALLOW_FETCH_HOSTS]",
-            valueName: "host"))
+            "A host whose http(s) reference images may be fetched although it is private, on every port or, as HOST:PORT, on one; repeatable. [NANO_BANANA_ALLOW_FETCH_HOSTS]",
+            valueName: "host[:port]"))
     var allowFetchHosts: [String] = []
 
     @Option(

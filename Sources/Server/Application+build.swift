@@ -82,7 +82,7 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
     let submitter = JobSubmitter(
         jobs: components.jobs, models: components.models, signal: components.signal, hub: components.hub,
         maxAttempts: configuration.maxAttempts, maxBodyBytes: configuration.maxBodyBytes,
-        allowedFetchHosts: Set(configuration.allowedFetchHosts.map { $0.lowercased() }), prices: configuration.prices,
+        allowedFetchHosts: Set(configuration.allowedFetchHosts), prices: configuration.prices,
         limits: configuration.limits)
 
     let router = Router(context: APIRequestContext.self)

@@ -69,7 +69,7 @@ public struct ServerComponents: Sendable {
             configuration: ReferenceFetcher.makeHTTPClientConfiguration())
         let references = ReferenceImages(
             fetcher: ReferenceFetcher(
-                configuration: .init(allowedHosts: Set(configuration.allowedFetchHosts.map { $0.lowercased() })),
+                configuration: .init(allowedHosts: Set(configuration.allowedFetchHosts)),
                 httpClient: fetchClient))
         do {
             models = try Self.makeCatalog(

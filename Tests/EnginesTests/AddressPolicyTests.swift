@@ -17,7 +17,7 @@ struct AddressPolicyTests {
             "172.16.0.0", "172.31.255.255", "192.0.0.0", "192.0.0.255", "192.0.2.0", "192.0.2.255",
             "192.168.0.0", "192.168.255.255", "198.18.0.0", "198.19.255.255", "198.51.100.0", "198.51.100.255",
             "203.0.113.0", "203.0.113.255", "224.0.0.0", "239.255.255.255", "240.0.0.0", "255.255.255.254",
-            "255.255.255.255",
+            "255.255.255.255", "192.88.99.0", "192.88.99.255",
         ])
     func ipv4Inside(ip: String) throws {
         #expect(try forbidden(ip))
@@ -43,6 +43,11 @@ struct AddressPolicyTests {
             "fc00::", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fd00:ec2::254", "fe80::", "febf::1",
             "fec0::1", "feff::1", "ff00::", "ff02::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db8::",
             "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", "2002:a00:1::1", "2002:7f00:1::",
+            // IPv4-translated (SIIT) loopback and private, Teredo, the rest of 2001::/23,
+            // discard-only, and the newer documentation block.
+            "::ffff:0:7f00:1", "::ffff:0:a00:1", "2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff", "100::", "100::ffff:ffff:ffff:ffff", "3fff::1",
+            "3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff",
         ])
     func ipv6Inside(ip: String) throws {
         #expect(try forbidden(ip))
@@ -54,6 +59,7 @@ struct AddressPolicyTests {
             "0:0:0:1::", "::1:0:0:0", "::fffe:808:808", "::ffff:8.8.8.8", "64:ff9b::8.8.8.8", "64:ff9a::a00:1",
             "64:ff9b:2::a00:1", "fbff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fe7f:ffff::1",
             "2001:db7:ffff::1", "2001:db9::", "2002:808:808::1", "2606:4700:4700::1111",
+            "::ffff:0:808:808", "2001:200::1", "100:0:0:1::", "3ffe:ffff::1", "3fff:1000::1",
         ])
     func ipv6Outside(ip: String) throws {
         #expect(try !forbidden(ip))

@@ -22,7 +22,7 @@ struct ReferenceFetcherTests {
     }
 
     func fetcher(
-        allowing allowedHosts: Set<String> = ["127.0.0.1"],
+        allowing allowedHosts: Set<AllowedHost> = ["127.0.0.1"],
         timeout: Duration = .seconds(30),
         resolver: ReferenceFetcher.Resolver? = nil
     ) -> ReferenceFetcher {
@@ -208,6 +208,47 @@ struct ReferenceFetcherTests {
             let error = await failure(fetcher(), "http://127.0.0.1:\(upstream.port)/page.html")
             #expect(error == .wrongContentType("text/html; charset=utf-8"))
         }
+    }
+
+    @Test("an allow-list entry with a port allows that port and no other")
+    func allowListPort() async throws {
+        try await withUpstream { upstream in
+            let url = "http://127.0.0.1:\(upstream.port)/image.png"
+            let onPort = fetcher(allowing: [AllowedHost(host: "127.0.0.1", port: upstream.port)])
+            let fetched = try await onPort.fetch(try #require(URL(string: url)))
+            #expect(fetched.bytes == Self.png)
+            let otherPort = fetcher(allowing: [AllowedHost(host: "127.0.0.1", port: upstream.port == 1 ? 2 : 1)])
+            #expect(await failure(otherPort, url) == .forbiddenAddress(host: "127.0.0.1"))
+        }
+    }
+
+    @Test("allow-list entries parse with and without ports, IPv6 in brackets")
+    func allowListParsing() {
+        #expect(AllowedHost(parsing: "IMG.internal") == AllowedHost(host: "img.internal"))
+        #expect(AllowedHost(parsing: "img.internal:8443") == AllowedHost(host: "img.internal", port: 8443))
+        #expect(AllowedHost(parsing: "fd00::1") == AllowedHost(host: "fd00::1"))
+        #expect(AllowedHost(parsing: "[fd00::1]") == AllowedHost(host: "fd00::1"))
+        #expect(AllowedHost(parsing: "[fd00::1]:80") == AllowedHost(host: "fd00::1", port: 80))
+        #expect(AllowedHost(parsing: "[fd00::1]:80")?.description == "[fd00::1]:80")
+        for bad in ["", "img:0", "img:70000", "img:x", "[fd00::1", "[fd00::1]x", "a/b", "u@h", ":80"] {
+            #expect(AllowedHost(parsing: bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test("a host that refuses the connection fails the fetch at once, not at the timeout")
+    func refusedAtOnce() async throws {
+        // A port that was just listening and is now closed: the connection is refused.
+        let port = try await withUpstream { $0.port }
+        // A connect timeout longer than the fetch's: a client that retried refused
+        // connections would end at the fetch's timeout (`timedOut`), not with the refusal.
+        var configuration = ReferenceFetcher.makeHTTPClientConfiguration()
+        configuration.timeout.connect = .seconds(50)
+        let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+        let fetcher = ReferenceFetcher(
+            configuration: .init(timeout: .seconds(40), allowedHosts: ["127.0.0.1"]), httpClient: client)
+        let error = await failure(fetcher, "http://127.0.0.1:\(port)/image.png")
+        try await client.shutdown()
+        #expect(error == .transport("could not connect to the host"))
     }
 
     @Test("a 404 is reported with its status")

@@ -4,7 +4,8 @@ import NIOCore
 ///
 /// A client-supplied URL must never make the server reach into its own network (loopback,
 /// private ranges, cloud metadata endpoints) or reserved space. IPv6 forms that embed an
-/// IPv4 address (IPv4-mapped, NAT64, 6to4) are judged by the embedded address.
+/// IPv4 address (IPv4-mapped, IPv4-translated, NAT64, 6to4) are judged by the embedded
+/// address; Teredo, whose embedded address is obfuscated, is refused whole.
 public enum AddressPolicy {
     /// A CIDR block: the leading `prefixLength` bits of `prefix` must match.
     struct Block {
@@ -34,6 +35,7 @@ public enum AddressPolicy {
         Block(prefix: [172, 16, 0, 0], prefixLength: 12),  // private
         Block(prefix: [192, 0, 0, 0], prefixLength: 24),  // IETF protocol assignments
         Block(prefix: [192, 0, 2, 0], prefixLength: 24),  // TEST-NET-1
+        Block(prefix: [192, 88, 99, 0], prefixLength: 24),  // 6to4 relay anycast (deprecated)
         Block(prefix: [192, 168, 0, 0], prefixLength: 16),  // private
         Block(prefix: [198, 18, 0, 0], prefixLength: 15),  // benchmarking
         Block(prefix: [198, 51, 100, 0], prefixLength: 24),  // TEST-NET-2
@@ -51,12 +53,18 @@ public enum AddressPolicy {
         Block(prefix: ipv6([0xFF00, 0, 0, 0, 0, 0, 0, 0]), prefixLength: 8),  // multicast
         Block(prefix: ipv6([0x2001, 0x0DB8, 0, 0, 0, 0, 0, 0]), prefixLength: 32),  // documentation
         Block(prefix: ipv6([0x0064, 0xFF9B, 1, 0, 0, 0, 0, 0]), prefixLength: 48),  // local-use NAT64
+        Block(prefix: ipv6([0x0100, 0, 0, 0, 0, 0, 0, 0]), prefixLength: 64),  // discard-only
+        // IETF protocol assignments: Teredo (2001::/32, which tunnels to an IPv4 address
+        // hidden in its last bits), benchmarking, ORCHID; none of it a web server's address.
+        Block(prefix: ipv6([0x2001, 0, 0, 0, 0, 0, 0, 0]), prefixLength: 23),
+        Block(prefix: ipv6([0x3FFF, 0, 0, 0, 0, 0, 0, 0]), prefixLength: 20),  // documentation (RFC 9637)
     ]
 
     /// IPv6 blocks whose addresses carry an IPv4 address, judged by that address:
     /// (block, offset of the four IPv4 bytes).
     static let embeddingIPv6: [(block: Block, offset: Int)] = [
         (Block(prefix: ipv6([0, 0, 0, 0, 0, 0xFFFF, 0, 0]), prefixLength: 96), 12),  // IPv4-mapped
+        (Block(prefix: ipv6([0, 0, 0, 0, 0xFFFF, 0, 0, 0]), prefixLength: 96), 12),  // IPv4-translated (SIIT)
         (Block(prefix: ipv6([0x0064, 0xFF9B, 0, 0, 0, 0, 0, 0]), prefixLength: 96), 12),  // NAT64
         (Block(prefix: ipv6([0x2002, 0, 0, 0, 0, 0, 0, 0]), prefixLength: 16), 2),  // 6to4
     ]

@@ -30,21 +30,23 @@ public struct ReferenceFetcher: Sendable {
         public var timeout: Duration
         /// How many redirects are followed before giving up.
         public var maxRedirects: Int
-        /// Operator allow-list: hosts (lowercased names or IP literals, IPv6 without brackets)
-        /// that may resolve to private or reserved addresses.
-        public var allowedHosts: Set<String>
+        /// Operator allow-list: hosts that may resolve to private or reserved addresses, as
+        /// `HOST` (any port) or `HOST:PORT` (that port only); IPv6 literals in brackets when a
+        /// port follows (`[fd00::1]:8080`). See ``AllowedHost``.
+        public var allowedHosts: Set<AllowedHost>
 
         public init(
             maxBytes: Int = 10 * 1024 * 1024,
             timeout: Duration = .seconds(10),
             maxRedirects: Int = 3,
-            allowedHosts: Set<String> = []
+            allowedHosts: Set<AllowedHost> = []
         ) {
             self.maxBytes = maxBytes
             self.timeout = timeout
             self.maxRedirects = maxRedirects
-            self.allowedHosts = Set(allowedHosts.map { $0.lowercased() })
+            self.allowedHosts = allowedHosts
         }
+
     }
 
     /// Resolves a host name to all its addresses for a port; empty when it does not resolve.
@@ -70,10 +72,13 @@ public struct ReferenceFetcher: Sendable {
         self.resolve = resolver
     }
 
-    /// An `HTTPClient` configuration fit for the fetcher: redirects are not followed.
+    /// An `HTTPClient` configuration fit for the fetcher: redirects are not followed, and a
+    /// refused connection fails the fetch at once (by default the client retries with a
+    /// backoff until its connect timeout, holding a worker for ten seconds on a dead host).
     public static func makeHTTPClientConfiguration() -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
+        configuration.connectionPool.retryConnectionEstablishment = false
         return configuration
     }
 
@@ -149,7 +154,9 @@ public struct ReferenceFetcher: Sendable {
         guard let pinned = addresses.first, let ip = pinned.ipAddress else {
             throw ReferenceFetchError.unresolvable(host: host)
         }
-        if !configuration.allowedHosts.contains(host), addresses.contains(where: AddressPolicy.isForbidden) {
+        if !configuration.allowedHosts.allows(host: host, port: port),
+            addresses.contains(where: AddressPolicy.isForbidden)
+        {
             throw ReferenceFetchError.forbiddenAddress(host: host)
         }
         var isIPv6 = false

@@ -1,3 +1,4 @@
+import Engines
 import Foundation
 import Logging
 import NanoBananaAPI
@@ -46,7 +47,14 @@ extension ServerConfiguration {
         }
         for (slug, model) in modelEntries { models[slug] = model }
         upstreamConcurrency = try read.integer(.upstreamConcurrency, in: 1...1024) ?? upstreamConcurrency
-        allowedFetchHosts = read.list(.allowFetchHosts) ?? allowedFetchHosts
+        allowedFetchHosts =
+            try read.list(.allowFetchHosts)?.map { (entry: String) throws(ConfigurationError) in
+                guard let host = AllowedHost(parsing: entry) else {
+                    throw read.invalid(
+                        .allowFetchHosts, entry, expected: "HOST or HOST:PORT (port 1…65535), e.g. img.internal:8443")
+                }
+                return host
+            } ?? allowedFetchHosts
 
         limits.perMinute = try read.integer(.requestsPerMinute, in: 0...1_000_000) ?? limits.perMinute
         limits.burst = try read.integer(.burst, in: 0...1_000_000) ?? limits.burst

@@ -1,3 +1,4 @@
+import Engines
 import Foundation
 import Logging
 import NanoBananaAPI
@@ -54,8 +55,9 @@ public struct ServerConfiguration: Sendable {
     /// Defaults: no per-key limits, and at most 10,000 QUEUED jobs.
     public var limits = SubmitLimits(perMinute: 0, burst: 0, maxInFlight: 0, maxQueueLength: 10_000)
     /// Hosts whose http(s) reference images may be fetched even though they resolve to
-    /// private or reserved addresses (an operator's own image server). Default none.
-    public var allowedFetchHosts: [String] = []
+    /// private or reserved addresses (an operator's own image server), each on every port
+    /// (`img.internal`) or on one (`img.internal:8443`). Default none.
+    public var allowedFetchHosts: [AllowedHost] = []
 
     /// The engine actually used.
     public var resolvedEngine: EngineKind { engine ?? (geminiAPIKey == nil ? .preview : .gemini) }

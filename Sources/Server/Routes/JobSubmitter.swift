@@ -15,7 +15,7 @@ struct JobSubmitter: Sendable {
     let maxAttempts: Int
     let maxBodyBytes: Int
     /// Hosts the operator allows to be private (lowercased).
-    let allowedFetchHosts: Set<String>
+    let allowedFetchHosts: Set<AllowedHost>
     /// Credits by output resolution.
     let prices: [OutputResolution: Int]
     /// The server's default limits; a burst of 0 means a sixth of the rate.
@@ -76,7 +76,9 @@ struct JobSubmitter: Sendable {
             guard case .remote(let url) = try? ReferenceImageSource(parsing: string), var host = url.host?.lowercased()
             else { continue }
             if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            guard !allowedFetchHosts.contains(host), let address = try? SocketAddress(ipAddress: host, port: 0),
+            let port = url.port ?? (url.scheme?.lowercased() == "https" ? 443 : 80)
+            guard !allowedFetchHosts.allows(host: host, port: port),
+                let address = try? SocketAddress(ipAddress: host, port: 0),
                 AddressPolicy.isForbidden(address)
             else { continue }
             throw APIError.badRequest(
