@@ -164,3 +164,55 @@ def test_sigterm_within_the_drain_finishes_the_job_and_it_is_charged_once(tmp_pa
     finally:
         upstream.release()
         srv.stop()
+
+
+def test_sigterm_answers_v1_waiters_503_within_the_drain_and_starts_no_queued_job(tmp_path, upstream):
+    """Two v1 (sync) clients wait: one on the job the only worker runs (its upstream hangs),
+    one on a job still QUEUED behind it. SIGTERM: both get a 503 that names their request
+    id (the queued one at once, the running one at the drain timeout), the queued job is
+    never started, both stay QUEUED with no attempt counted, and the process exits 0."""
+    import threading
+
+    srv = gemini_server(tmp_path, upstream, drain=2)
+    try:
+        key = srv.create_key("metered", credits=INITIAL)
+        answers: dict[str, httpx.Response] = {}
+
+        def sync(name: str) -> None:
+            answers[name] = httpx.post(f"{srv.base}/v1/{MODEL}", headers={"x-api-key": key},
+                                       json={"prompt": f"a '{name}' sign", "output_resolution": "512px"},
+                                       timeout=scaled(120))
+
+        running = threading.Thread(target=sync, args=("running",))
+        running.start()
+        assert upstream.wait_for_calls(1, timeout=scaled(30)), "the engine never called the upstream"
+        queued = threading.Thread(target=sync, args=("queued",))
+        queued.start()
+        db_path = srv.data_dir / "nano-banana.sqlite"
+
+        def queued_count() -> int:
+            db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+            try:
+                return db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'QUEUED'").fetchone()[0]
+            finally:
+                db.close()
+        assert wait_until(lambda: queued_count() == 1, scaled(10)), "the second job was never queued"
+
+        srv.proc.send_signal(signal.SIGTERM)
+        queued.join(timeout=scaled(30))
+        running.join(timeout=scaled(30))
+        assert not queued.is_alive() and not running.is_alive(), "a v1 client still waits after the drain"
+        rc = srv.terminate(grace=scaled(30))
+        assert rc == 0, f"SIGTERM: exit {rc}\n{srv.tail()}"
+
+        for name in ("running", "queued"):
+            response = answers[name]
+            assert response.status_code == 503, (name, response.status_code, response.text)
+            body = response.json()
+            assert body["request_id"] in body["error"], body
+            assert body["status"] == ("PROCESSING" if name == "running" else "QUEUED"), body
+            assert stored_job(srv, body["request_id"]) == ("QUEUED", 0, None)
+        assert len(upstream.calls) == 1, "a job queued at SIGTERM was started"
+    finally:
+        upstream.release()
+        srv.stop()

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NanoBananaAPI
 import Server
+import ServiceLifecycle
 import Store
 
 /// `nano-banana serve`: the API, with workers unless `--no-workers`, on the embedded store
@@ -131,7 +132,12 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         do {
-            try await app.runService()
+            // The herald comes last, so that it hears of a SIGTERM first (see ShutdownHerald).
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [app, ShutdownHerald(components)], gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger))
+            try await group.run()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
             throw ServeError.portInUse(host: configuration.host, port: configuration.port)
         }

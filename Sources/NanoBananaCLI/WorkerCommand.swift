@@ -39,7 +39,7 @@ struct WorkerCommand: AsyncParsableCommand {
             ])
         let group = ServiceGroup(
             configuration: .init(
-                services: buildServices(components, logger: logger),
+                services: buildServices(components, logger: logger) + [ShutdownHerald(components)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

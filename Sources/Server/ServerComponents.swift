@@ -144,8 +144,17 @@ extension ServerComponents {
         hub.expect(jobID)
         defer { hub.forget(jobID) }
         if let job = try await finished.job(id: jobID), job.status.isTerminal { return job }
-        try await completions.wait(for: jobID, timeout: timeout)
+        _ = try await completions.wait(for: jobID, timeout: timeout)
         return try await finished.job(id: jobID)
+    }
+
+    /// The node is shutting down: from now on no job is claimed, running jobs have the
+    /// drain timeout to finish, and v1 requests wait no longer than that (at once for a
+    /// job still queued). The first call counts.
+    func beginDrain() {
+        let deadline = ContinuousClock.now + .seconds(configuration.drainTimeout)
+        signal.beginDrain(until: deadline)
+        hub.beginDrain(until: deadline)
     }
 
     /// Throws ``StoreUnavailable`` when the store cannot be reached now.

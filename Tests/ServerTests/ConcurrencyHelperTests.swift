@@ -69,6 +69,34 @@ struct WorkSignalTests {
         #expect(signal.waiterCount == 0)
     }
 
+    @Test("draining: no claims; signals wake nobody; only stop ends a wait; the first deadline stays")
+    func drain() async {
+        let signal = WorkSignal()
+        #expect(signal.claimsAllowed && signal.drainDeadline == nil)
+        let deadline = ContinuousClock.now + .seconds(10)
+        signal.beginDrain(until: deadline)
+        signal.beginDrain(until: deadline + .seconds(60))
+        #expect(!signal.claimsAllowed && signal.drainDeadline == deadline)
+        let woken = Locked(0)
+        await withTaskGroup(of: Void.self) { group in
+            let generation = signal.generation
+            for _ in 0..<2 {
+                group.addTask {
+                    await signal.wait(after: generation)
+                    woken.withLock { $0 += 1 }
+                }
+            }
+            #expect(await yieldUntil { signal.waiterCount == 2 })
+            signal.signal()
+            signal.wakeAll()
+            // A signal while draining changes the generation but wakes nobody.
+            #expect(signal.waiterCount == 2 && woken.withLock { $0 } == 0)
+            signal.stop()
+            await group.waitForAll()
+        }
+        #expect(woken.withLock { $0 } == 2 && !signal.claimsAllowed)
+    }
+
     @Test("cancellation ends a wait, before or while waiting, and leaves no waiter")
     func cancellation() async {
         let signal = WorkSignal()
@@ -171,6 +199,33 @@ struct CompletionHubTests {
             await group.waitForAll()
         }
         #expect(results.withLock { $0[.seconds(3600)] } == true)
+    }
+
+    @Test("a drain wakes every waiter with false and caps later waits at its deadline")
+    func drain() async {
+        let hub = CompletionHub()
+        hub.expect("a")
+        hub.expect("b")
+        await withTaskGroup(of: Bool.self) { group in
+            for id in ["a", "b"] { group.addTask { await hub.wait(for: id, timeout: .seconds(3600)) } }
+            #expect(await yieldUntil { hub.waiterCount == 2 })
+            hub.beginDrain(until: .now + .seconds(3600))
+            for await finished in group { #expect(!finished) }
+        }
+        #expect(hub.waiterCount == 0 && hub.drainDeadline != nil)
+        // A wait begun while draining lasts until the drain deadline at most: here, past.
+        let past = CompletionHub()
+        past.expect("c")
+        past.beginDrain(until: .now - .seconds(1))
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await past.wait(for: "c", timeout: .seconds(3600)) }
+            #expect(await yieldUntil { past.waiterCount == 1 })
+            past.expireWaiters()
+            #expect(await group.next() == false)
+        }
+        // A finish during the drain still reads true.
+        hub.finish("b")
+        #expect(await hub.wait(for: "b", timeout: .seconds(3600)))
     }
 
     @Test("the deadline ticker stops when its task is cancelled")

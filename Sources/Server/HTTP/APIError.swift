@@ -14,9 +14,10 @@ struct APIError: HTTPResponseError {
         self.headers = headers
     }
 
-    init(_ status: HTTPResponse.Status, body: ErrorBody) {
+    init(_ status: HTTPResponse.Status, body: ErrorBody, headers: HTTPFields = [:]) {
         self.status = status
         self.body = body
+        self.headers = headers
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {

@@ -25,6 +25,7 @@ final class CompletionHub: Service, Sendable {
     private struct State {
         var entries: [String: Entry] = [:]
         var nextWaiterID: UInt64 = 0
+        var drainDeadline: ContinuousClock.Instant?
     }
 
     private let state = Mutex(State())
@@ -40,6 +41,25 @@ final class CompletionHub: Service, Sendable {
         state.withLock { state in
             if state.entries[jobID] == nil { state.entries[jobID] = Entry() }
         }
+    }
+
+    /// When the node stops waiting for jobs, once it is shutting down.
+    var drainDeadline: ContinuousClock.Instant? { state.withLock { $0.drainDeadline } }
+
+    /// The node is shutting down: every waiter returns `false` now, to look at its job
+    /// again, and no later wait lasts past `deadline`. Only the first call counts.
+    func beginDrain(until deadline: ContinuousClock.Instant) {
+        let waiters: [Waiter] = state.withLock { state in
+            guard state.drainDeadline == nil else { return [] }
+            state.drainDeadline = deadline
+            var waiters: [Waiter] = []
+            for (jobID, entry) in state.entries where !entry.waiters.isEmpty {
+                waiters += entry.waiters.values
+                state.entries[jobID]?.waiters.removeAll()
+            }
+            return waiters
+        }
+        for waiter in waiters { waiter.continuation.resume(returning: false) }
     }
 
     /// Stops tracking `jobID`; its waiters return `false`.
@@ -65,13 +85,14 @@ final class CompletionHub: Service, Sendable {
     }
 
     /// Returns `true` once the expected job is finished (at once if it already is), `false`
-    /// at `timeout`, when the job is forgotten or was never expected, or on cancellation.
+    /// at `timeout` (or the drain deadline, if sooner), when the job is forgotten or was
+    /// never expected, when the drain begins, or on cancellation.
     func wait(for jobID: String, timeout: Duration) async -> Bool {
-        let id = state.withLock { state in
+        let (id, drainDeadline) = state.withLock { state in
             state.nextWaiterID &+= 1
-            return state.nextWaiterID
+            return (state.nextWaiterID, state.drainDeadline)
         }
-        let deadline = ContinuousClock.now + timeout
+        let deadline = min(ContinuousClock.now + timeout, drainDeadline ?? .now + timeout)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
                 let immediate: Bool? = state.withLock { state in

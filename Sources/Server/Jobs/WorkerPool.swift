@@ -3,9 +3,11 @@ import Logging
 import ServiceLifecycle
 import Store
 
-/// A fixed number of workers that claim jobs from the store and run them. On graceful
-/// shutdown it stops claiming, gives running jobs the drain timeout to finish, then cancels
-/// them, which hands them back to the queue for the next start.
+/// A fixed number of workers that claim jobs from the store and run them. Once the node
+/// begins to drain (``WorkSignal/beginDrain(until:)``, at SIGTERM) no job is claimed; on its
+/// own graceful shutdown the pool gives running jobs until the drain deadline (or the drain
+/// timeout, when nothing began the drain), then cancels them, which hands them back to the
+/// queue for the next start.
 struct WorkerPool: Service {
     let jobs: any JobStore
     let runner: JobRunner
@@ -41,7 +43,8 @@ struct WorkerPool: Service {
                 }
                 group.addTask {
                     for await _ in stopped {}
-                    try? await Task.sleep(for: .seconds(drainTimeout))
+                    let deadline = signal.drainDeadline ?? .now + .seconds(drainTimeout)
+                    try? await Task.sleep(until: deadline, clock: .continuous)
                     return Task.isCancelled ? .timerCancelled : .drainTimeout
                 }
                 var running = concurrency
@@ -71,6 +74,11 @@ struct WorkerPool: Service {
         while !signal.isStopped && !Task.isCancelled {
             let generation = signal.generation
             do {
+                // Draining: nothing new starts here; the pool's shutdown stops the loop.
+                guard signal.claimsAllowed else {
+                    await signal.wait(after: generation)
+                    continue
+                }
                 var next = try await jobs.claim(worker: worker, lease: leaseDuration)
                 if backoff.failures > 0 {
                     logger.info("The store is reachable again; claiming jobs", metadata: ["worker": "\(worker)"])
@@ -86,7 +94,8 @@ struct WorkerPool: Service {
                 waited = false
                 // A busy worker completes one job and claims the next in one transaction.
                 while let job = next, !Task.isCancelled {
-                    next = await runner.run(job, worker: worker, claimNextFor: signal.isStopped ? nil : leaseDuration)
+                    next = await runner.run(
+                        job, worker: worker, claimNextFor: signal.claimsAllowed ? leaseDuration : nil)
                 }
                 if let unstarted = next {
                     await runner.handBack(unstarted.id, worker: worker)

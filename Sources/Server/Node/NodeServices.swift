@@ -82,3 +82,24 @@ struct ClusterEventsService: Service {
         await cancelWhenGracefulShutdown { await events.run() }
     }
 }
+
+/// The first service of a node to hear of its shutdown: placed last in the process's
+/// service group, which stops services in reverse order, it begins the drain
+/// (``ServerComponents/beginDrain()``) before the HTTP server waits for its open requests,
+/// so that those requests (v1 waits) and the workers (no new claims) already know.
+public struct ShutdownHerald: Service {
+    let components: ServerComponents
+
+    public init(_ components: ServerComponents) {
+        self.components = components
+    }
+
+    public func run() async throws {
+        do {
+            try await gracefulShutdown()
+        } catch {
+            return  // cancelled: the group is stopping without a drain
+        }
+        components.beginDrain()
+    }
+}

@@ -36,7 +36,7 @@ struct GenerationController: Sendable {
         let model = try context.parameters.require("model")
         let submitted = try await submitter.submit(model: model, request: request, key: key, expectingCompletion: true)
         defer { hub.forget(submitted.id) }
-        try await completions.wait(for: submitted.id, timeout: .seconds(syncTimeout))
+        let outcome = try await completions.wait(for: submitted.id, timeout: .seconds(syncTimeout))
 
         guard let job = try await views.jobs.job(id: submitted.id) else {
             throw APIError.notFound("Request '\(submitted.id)' expired before it could be returned.")
@@ -77,13 +77,20 @@ struct GenerationController: Sendable {
                     statusURL: urls.statusURL(job.id, request: request),
                     responseURL: urls.responseURL(job.id, request: request)))
         case .queued, .processing:
+            // Not finished: the sync timeout passed, or the node is shutting down first
+            // (503, the job stays queued for the next start or another node).
+            let shuttingDown = outcome == .shuttingDown
+            let reason =
+                shuttingDown
+                ? "The server is shutting down before request \(job.id) finished. It is still \(job.status.rawValue) and stays in the queue"
+                : "The request did not finish within \(Int(syncTimeout)) seconds. It is still \(job.status.rawValue)"
             throw APIError(
-                .gatewayTimeout,
+                shuttingDown ? .serviceUnavailable : .gatewayTimeout,
                 body: ErrorBody(
-                    error:
-                        "The request did not finish within \(Int(syncTimeout)) seconds. It is still \(job.status.rawValue); fetch its result from response_url.",
-                    requestID: job.id, status: job.status, statusURL: urls.statusURL(job.id, request: request),
-                    responseURL: urls.responseURL(job.id, request: request)))
+                    error: reason + "; fetch its result from response_url.", requestID: job.id, status: job.status,
+                    statusURL: urls.statusURL(job.id, request: request),
+                    responseURL: urls.responseURL(job.id, request: request)),
+                headers: shuttingDown ? [.retryAfter: "5"] : [:])
         }
     }
 }
