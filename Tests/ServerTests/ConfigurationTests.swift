@@ -149,7 +149,7 @@ struct ConfigurationTests {
             ("NANO_BANANA_PORT", "abc", "an integer in 0…65535"),
             ("NANO_BANANA_PORT", "65536", "an integer in 0…65535"),
             ("NANO_BANANA_PORT", "-1", "an integer in 0…65535"),
-            ("NANO_BANANA_WORKERS", "1e308", "an integer in 0…1024"),
+            ("NANO_BANANA_WORKERS", "1e308", "an integer in 1…1024"),
             ("NANO_BANANA_MAX_ATTEMPTS", "0", "an integer in 1…100"),
             ("NANO_BANANA_MAX_ATTEMPTS", "101", "an integer in 1…100"),
             ("NANO_BANANA_MAX_BODY_BYTES", "10", "an integer in 1024…2147483648"),
@@ -196,6 +196,13 @@ struct ConfigurationTests {
             ),
             (.engine, "turbo", "Invalid --engine 'turbo': expected preview, gemini or null."),
             (.port, "1e308", "Invalid --port '1e308': expected an integer in 0…65535."),
+            (.port, "70000", "Invalid --port '70000': expected an integer in 0…65535."),
+            // No workers is --no-workers (with a shared store); 0 used to end in a ServiceGroupError.
+            (.workers, "0", "Invalid --workers '0': expected an integer in 1…1024."),
+            (
+                .jobTimeout, "1e300",
+                "Invalid --job-timeout '1e300': expected a number of seconds above 0, at most 315360000."
+            ),
         ])
     func badFlag(setting: ConfigurationSetting, value: String, expected: String) {
         // The variable holds a good value: the flag's bad one is the one refused.

@@ -21,7 +21,7 @@ extension ServerConfiguration {
 
         retention = try read.seconds(.retention, from: .aboveZero) ?? retention
         sweepInterval = try read.seconds(.sweepInterval, from: .aboveZero) ?? sweepInterval
-        workers = try read.integer(.workers, in: 0...1024) ?? workers
+        workers = try read.integer(.workers, in: 1...1024) ?? workers
         jobTimeout = try read.seconds(.jobTimeout, from: .aboveZero) ?? jobTimeout
         leaseDuration = try read.seconds(.lease, from: .one) ?? leaseDuration
         maxAttempts = try read.integer(.maxAttempts, in: 1...100) ?? maxAttempts

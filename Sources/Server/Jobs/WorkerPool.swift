@@ -23,7 +23,9 @@ struct WorkerPool: Service {
     private enum Finished { case worker, drainTimeout, timerCancelled, keeper }
 
     func run() async throws {
-        guard concurrency > 0 else { return }
+        // A pool of none (an API-only node has no pool at all) waits out the process: a
+        // service that returned at once would stop the whole group.
+        guard concurrency > 0 else { return try await gracefulShutdown() }
         let processID = UUID().uuidString.prefix(8).lowercased()
         logger.info("Worker pool started", metadata: ["workers": "\(concurrency)"])
         let (stopped, stop) = AsyncStream<Void>.makeStream()
