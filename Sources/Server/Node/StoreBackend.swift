@@ -37,7 +37,7 @@ struct SQLiteBackend: StoreBackend {
     let jobs: any JobStore
     let keys: any APIKeyStore
     var isShared: Bool { false }
-    var services: [any Service] { [] }
+    var services: [any Service] { [DataDirectoryWatch(lock: lock, interval: .seconds(2))] }
 
     init(directory: URL, clock: any WallClock) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
