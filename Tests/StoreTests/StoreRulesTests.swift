@@ -142,6 +142,12 @@ struct StoreRulesTests {
         #expect(a.key.prefix == String(a.secret.prefix(10)))
         #expect(a.hash == APIKeySecret.hash(a.secret))
         #expect(a.hash.count == 64)
+        // A refused name is shown with its invisible characters spelled out.
+        #expect(throws: APIKeyError.invalidName("evil\u{202E}txt")) {
+            try APIKeyDraft(APIKeySpec(name: "evil\u{202E}txt"), now: now)
+        }
+        #expect(
+            APIKeyError.invalidName("evil\u{202E}txt").description.hasPrefix(#"Invalid key name 'evil\u{202E}txt'"#))
     }
 
     @Test("a reference is an id first, then a name exactly one key has")

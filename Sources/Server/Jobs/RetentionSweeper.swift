@@ -20,8 +20,10 @@ struct RetentionSweeper: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 try await sweepOnce()
-            } catch {
+            } catch  where !(error is CancellationError) {
                 logger.warning("Retention sweep failed; trying again at the next one", metadata: ["error": "\(error)"])
+            } catch {
+                break
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) }
         }

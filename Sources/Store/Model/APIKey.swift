@@ -124,7 +124,7 @@ public enum APIKeyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notFound(let reference): "No API key with id or name '\(reference)'."
         case .ambiguous(let name): "Several keys are named '\(name)': use the key's id instead."
         case .invalidName(let name):
-            "Invalid key name '\(name)': use 1 to 64 printable characters (no control or formatting characters), not a key id."
+            "Invalid key name '\(Self.visible(name))': use 1 to 64 printable characters (no control or formatting characters), not a key id."
         case .nameTaken(let name):
             "A key named '\(name)' already exists: choose another name, or revoke that key first."
         case .invalidAmount(let amount):
@@ -133,6 +133,16 @@ public enum APIKeyError: Error, Sendable, Equatable, CustomStringConvertible {
             "Refused: adding \(amount) credits to the balance of \(balance) would pass the maximum balance of \(maximum) credits."
         case .invalidLimit(let value): "Invalid limit \(value): use 0 (no limit) to \(StoreMaxima.limit)."
         }
+    }
+
+    /// A refused name as it can be shown: invisible and line-breaking characters written as
+    /// `\u{…}`, so that an error message cannot be reordered or split by them.
+    static func visible(_ name: String) -> String {
+        let hidden: Set<Unicode.GeneralCategory> = [.control, .format, .lineSeparator, .paragraphSeparator]
+        return name.unicodeScalars.map { scalar in
+            hidden.contains(scalar.properties.generalCategory)
+                ? "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}" : String(scalar)
+        }.joined()
     }
 }
 

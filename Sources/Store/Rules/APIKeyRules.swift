@@ -30,10 +30,8 @@ struct APIKeyDraft: Sendable {
     /// as U+202E or U+200F, line and paragraph separators), and does not look like a key
     /// id, which lookups try first.
     static func isValid(name: String) -> Bool {
-        let hidden: Set<Unicode.GeneralCategory> = [.control, .format, .lineSeparator, .paragraphSeparator]
-        return (1...64).contains(name.count) && !name.contains(where: \.isNewline)
-            && !name.unicodeScalars.contains { hidden.contains($0.properties.generalCategory) }
-            && !looksLikeID(name)
+        (1...64).contains(name.count) && !name.contains(where: \.isNewline)
+            && APIKeyError.visible(name) == name && !looksLikeID(name)
     }
 
     static func looksLikeID(_ text: String) -> Bool {

@@ -15,6 +15,10 @@ public final class SQLiteDatabase: Sendable {
             // WAL with NORMAL sync survives a process crash (kill -9) without losing a
             // committed transaction; only an OS crash may lose the last few.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // The WAL grows to hold the largest transaction (a submission with inline images
+            // can be tens of MB) and keeps that size; past this limit it is cut back once
+            // checkpointed, so the space comes back as the main file's does.
+            try db.execute(sql: "PRAGMA journal_size_limit = \(Self.walSizeLimit)")
         }
         self.path = path
         pool = try DatabasePool(path: path, configuration: configuration)
@@ -37,6 +41,9 @@ public final class SQLiteDatabase: Sendable {
             try db.execute(sql: "VACUUM")
         }
     }
+
+    /// Bytes the write-ahead log keeps between checkpoints: 16 MiB.
+    static let walSizeLimit = 16 * 1024 * 1024
 
     /// A read of the database file, or the error that stops it.
     public func ping() throws {
