@@ -98,7 +98,14 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func validate() throws {
-            if let credits, credits < 0 { throw ValidationError("--credits must be 0 or more.") }
+            if let credits, !(0...StoreMaxima.credits).contains(credits) {
+                throw ValidationError("--credits must be 0 to \(StoreMaxima.credits).")
+            }
+            for (flag, value) in [("--rpm", rpm), ("--burst", burst), ("--max-in-flight", maxInFlight)] {
+                if let value, !(0...StoreMaxima.limit).contains(value) {
+                    throw ValidationError("\(flag) must be 0 (no limit) to \(StoreMaxima.limit).")
+                }
+            }
         }
 
         func run() async throws {
@@ -140,7 +147,9 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Revoke a key by id or name; requests with it get 401 at once.")
+            abstract:
+                "Revoke a key by id or name; requests with it get 401 at once, and its QUEUED requests fail as cancelled (refunded)."
+        )
 
         @OptionGroup var target: KeyTarget
 
@@ -154,7 +163,9 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Disable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Disable a key: its requests get 403 until it is enabled again.")
+            abstract:
+                "Disable a key: its requests get 403 until it is enabled again, and its QUEUED requests fail as cancelled (refunded)."
+        )
 
         @OptionGroup var target: KeyTarget
 
@@ -192,13 +203,27 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a key's balance and credit history.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show a key's balance and the latest lines of its credit history.")
 
         @OptionGroup var target: KeyTarget
 
+        @Option(name: .long, help: "Lines of the credit history to print, the newest; 0: all. (default: 20)")
+        var ledgerLimit = 20
+
+        func validate() throws {
+            if ledgerLimit < 0 { throw ValidationError("--ledger-limit must be 0 (all) or more.") }
+        }
+
         func run() async throws {
             let reference = target.key
-            let (key, ledger) = try await target.store.withKeys { try await $0.show(reference) }
+            // One line more than asked tells whether older lines were left out.
+            let limit = ledgerLimit == 0 ? nil : ledgerLimit + 1
+            var (key, ledger) = try await target.store.withKeys {
+                try await $0.show(reference, ledgerLimit: limit, before: nil)
+            }
+            let complete = limit.map { ledger.count < $0 } ?? true
+            if !complete { ledger.removeFirst() }
             print("Key:      \(key.id) (\(key.name))")
             print("Status:   \(key.revokedAt != nil ? "revoked" : key.isDisabled ? "disabled" : "active")")
             print("Role:     \(key.role.rawValue); models: \(key.allowedModels?.joined(separator: ", ") ?? "all")")
@@ -216,7 +241,11 @@ struct KeysCommand: AsyncParsableCommand {
                         + String(entry.amount).leftPadded(to: 8) + String(entry.balanceAfter).leftPadded(to: 10)
                         + "  " + (entry.requestID ?? ""))
             }
-            print("Sum of the history: \(ledger.reduce(0) { $0 + $1.amount })")
+            if complete {
+                print("Sum of the history: \(ledger.reduce(0) { $0 &+ $1.amount })")
+            } else {
+                print("(the latest \(ledger.count) lines; --ledger-limit 0 prints them all)")
+            }
         }
     }
 }

@@ -91,6 +91,13 @@ struct ServeCommand: AsyncParsableCommand {
             valueName: "n"))
     var maxQueue: String?
 
+    @Option(
+        name: .setting(.maxQueuedBytesPerKey),
+        help: ArgumentHelp(
+            "Bytes of parameters (inline reference images included) one key's QUEUED requests may hold before its submits get 429; 0: no limit. [NANO_BANANA_MAX_QUEUED_BYTES_PER_KEY] (default: 268435456, 256 MiB)",
+            valueName: "bytes"))
+    var maxQueuedBytesPerKey: String?
+
     @OptionGroup var node: NodeOptions
 
     func run() async throws {
@@ -106,6 +113,7 @@ struct ServeCommand: AsyncParsableCommand {
             values.override(.burst, with: burst)
             values.override(.maxInFlight, with: maxInFlight)
             values.override(.maxQueue, with: maxQueue)
+            values.override(.maxQueuedBytesPerKey, with: maxQueuedBytesPerKey)
         }
         if !configuration.runsWorkers {
             guard configuration.storeURL != nil else {

@@ -14,19 +14,26 @@ public protocol APIKeyAuthenticator: Sendable {
 /// Managing keys: the CLI's `keys` commands and the admin routes. Each call is one
 /// transaction.
 public protocol APIKeyAdministration: Sendable {
-    /// A new key with its credits, limits, role and models.
+    /// A new key with its credits, limits, role and models; ``APIKeyError/nameTaken(_:)``
+    /// when a key that is not revoked has its name.
     func create(_ spec: APIKeySpec) async throws -> CreatedAPIKey
     /// A first unmetered key when there is none yet (a server's first run); `nil` when keys
     /// exist. A store shared by several servers makes it once for them all.
     func createFirstKey(name: String) async throws -> CreatedAPIKey?
-    /// Changes a key (by id or unique name) as ``APIKeyChange`` says.
+    /// Changes a key (by id or name) as ``APIKeyChange`` says.
     func update(_ reference: String, _ change: APIKeyChange) async throws -> APIKey
-    /// Adds credits to a key (by id or unique name); returns it with its new balance.
+    /// Adds credits to a key (by id or name); returns it with its new balance. A top-up that
+    /// would take the balance past ``StoreMaxima/credits`` is refused.
     func topUp(_ reference: String, amount: Int) async throws -> APIKey
-    /// Revokes by id, or by name when exactly one key has it.
+    /// Revokes by id or name. The key's QUEUED jobs FAIL as cancelled and are refunded in
+    /// the same transaction; PROCESSING ones may finish. Disabling a key (``update(_:_:)``)
+    /// does the same.
     func revoke(_ reference: String) async throws -> APIKey
-    /// The key (by id or unique name) and its credit history, oldest first.
-    func show(_ reference: String) async throws -> (key: APIKey, ledger: [CreditLedgerEntry])
+    /// The key (by id or name) and the newest `ledgerLimit` lines of its credit history
+    /// (`nil`: all) before the line numbered `before` (`nil`: the newest), oldest first.
+    func show(
+        _ reference: String, ledgerLimit: Int?, before: Int64?
+    ) async throws -> (key: APIKey, ledger: [CreditLedgerEntry])
     func list() async throws -> [APIKey]
     /// The current balance of a key; `nil` when unmetered.
     func balance(keyID: String) async throws -> Int?
@@ -36,6 +43,11 @@ public protocol APIKeyAdministration: Sendable {
 public protocol APIKeyStore: APIKeyAuthenticator, APIKeyAdministration {}
 
 extension APIKeyAdministration {
+    /// The key and its whole credit history, oldest first.
+    public func show(_ reference: String) async throws -> (key: APIKey, ledger: [CreditLedgerEntry]) {
+        try await show(reference, ledgerLimit: nil, before: nil)
+    }
+
     /// A new key with only a name and, optionally, a balance.
     public func create(name: String, credits: Int? = nil) async throws -> CreatedAPIKey {
         try await create(APIKeySpec(name: name, credits: credits))

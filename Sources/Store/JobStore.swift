@@ -62,6 +62,15 @@ public protocol JobStore: JobReader, JobQueue {
     /// Deletes finished jobs completed before `cutoff`, with their images, and returns them.
     func deleteFinished(before cutoff: Date, limit: Int) async throws -> [JobRecord]
 
+    /// Folds every key's credit ledger lines older than `cutoff` into one summary line per
+    /// key (``LedgerFold``), so the ledger stays bounded and still adds up to the balance;
+    /// returns how many lines went.
+    func foldLedger(before cutoff: Date) async throws -> Int
+
+    /// Gives space that deletions freed back to the file system, a bounded step per call;
+    /// returns the bytes given back. PostgreSQL's autovacuum does this on its own (0).
+    func reclaimSpace() async throws -> Int
+
     /// How many jobs are in each status.
     func counts() async throws -> [JobStatus: Int]
 }

@@ -22,3 +22,15 @@ public struct JobStateDisagreement: Error, Sendable, CustomStringConvertible {
         "The store's claim of job \(jobID) disagrees with JobState: expected \(expected), wrote \(written)."
     }
 }
+
+/// A stored value that cannot be read as what the store expects (a damaged row). The one
+/// request that met it fails (500, logged); the process carries on.
+public struct UnreadableValue: Error, Sendable, CustomStringConvertible {
+    public var column: String
+    /// The value as stored.
+    public var stored: String
+    /// The type it should have had.
+    public var expected: String
+
+    public var description: String { "The stored value \(stored) in column '\(column)' is not a valid \(expected)." }
+}

@@ -54,5 +54,9 @@ struct CancellationSensitiveStore: JobStore {
         try await base.deleteFinished(before: cutoff, limit: limit)
     }
 
+    func foldLedger(before cutoff: Date) async throws -> Int { try await base.foldLedger(before: cutoff) }
+
+    func reclaimSpace() async throws -> Int { try await base.reclaimSpace() }
+
     func counts() async throws -> [JobStatus: Int] { try await base.counts() }
 }

@@ -44,6 +44,7 @@ struct ConfigurationTests {
         #expect(configuration.logLevel == .info)
         #expect(configuration.prices[.oneK] == 67)
         #expect(configuration.limits.maxQueueLength == 10_000)
+        #expect(configuration.limits.maxQueuedBytes == 256 * 1024 * 1024)
     }
 
     @Test("every variable is read, lists comma-separated, entries over the defaults")
@@ -57,7 +58,8 @@ struct ConfigurationTests {
             "NANO_BANANA_MODELS": "nano-banana-pro=gemini-3-pro-image-preview",
             "NANO_BANANA_UPSTREAM_CONCURRENCY": "2", "NANO_BANANA_ALLOW_FETCH_HOSTS": "img.internal",
             "NANO_BANANA_RPM": "60", "NANO_BANANA_BURST": "5", "NANO_BANANA_MAX_IN_FLIGHT": "3",
-            "NANO_BANANA_MAX_QUEUE": "50", "NANO_BANANA_PRICES": "1K=1, 4K=2",
+            "NANO_BANANA_MAX_QUEUE": "50", "NANO_BANANA_MAX_QUEUED_BYTES_PER_KEY": "4096",
+            "NANO_BANANA_PRICES": "1K=1, 4K=2",
             "NANO_BANANA_PUBLIC_URL": "https://x.example",
             "NANO_BANANA_SYNC_TIMEOUT": "30", "NANO_BANANA_JOB_TIMEOUT": "90", "NANO_BANANA_MAX_BODY_BYTES": "4096",
             "NANO_BANANA_LEASE": "7.5", "NANO_BANANA_MAX_ATTEMPTS": "9", "NANO_BANANA_SWEEP_INTERVAL": "15",
@@ -79,7 +81,9 @@ struct ConfigurationTests {
         #expect(configuration.models["nano-banana-2"] == "gemini-3.1-flash-image-preview")
         #expect(configuration.upstreamConcurrency == 2)
         #expect(configuration.allowedFetchHosts == ["img.internal"])
-        #expect(configuration.limits == SubmitLimits(perMinute: 60, burst: 5, maxInFlight: 3, maxQueueLength: 50))
+        #expect(
+            configuration.limits
+                == SubmitLimits(perMinute: 60, burst: 5, maxInFlight: 3, maxQueueLength: 50, maxQueuedBytes: 4096))
         #expect(configuration.prices == [.px512: 45, .oneK: 1, .twoK: 101, .fourK: 2])
         #expect(configuration.publicBaseURL == "https://x.example")
         #expect(configuration.syncTimeout == 30)
@@ -156,6 +160,10 @@ struct ConfigurationTests {
             ("NANO_BANANA_UPSTREAM_CONCURRENCY", "0", "an integer in 1…1024"),
             ("NANO_BANANA_RPM", "-5", "an integer in 0…1000000"),
             ("NANO_BANANA_MAX_QUEUE", "inf", "an integer in 0…100000000"),
+            ("NANO_BANANA_BURST", "1000001", "an integer in 0…1000000"),
+            ("NANO_BANANA_MAX_QUEUED_BYTES_PER_KEY", "-1", "an integer in 0…1099511627776"),
+            ("NANO_BANANA_PRICES", "1K=1000000001", "0 to 1000000000 credits"),
+            ("NANO_BANANA_PRICES", "1K=9223372036854775807", "0 to 1000000000 credits"),
             ("NANO_BANANA_RETENTION", "0", "a number of seconds above 0, at most 315360000"),
             ("NANO_BANANA_RETENTION", "-5", "a number of seconds above 0, at most 315360000"),
             ("NANO_BANANA_RETENTION", "inf", "a number of seconds above 0, at most 315360000"),
@@ -202,6 +210,10 @@ struct ConfigurationTests {
             (
                 .jobTimeout, "1e300",
                 "Invalid --job-timeout '1e300': expected a number of seconds above 0, at most 315360000."
+            ),
+            (
+                .maxQueuedBytesPerKey, "lots",
+                "Invalid --max-queued-bytes-per-key 'lots': expected an integer in 0…1099511627776."
             ),
         ])
     func badFlag(setting: ConfigurationSetting, value: String, expected: String) {

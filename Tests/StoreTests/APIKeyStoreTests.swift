@@ -45,10 +45,19 @@ struct APIKeyStoreTests {
         await #expect(throws: APIKeyError.invalidAmount(-5)) {
             try await stores.keys.create(APIKeySpec(name: "k", credits: -5))
         }
+        await #expect(throws: APIKeyError.invalidAmount(StoreMaxima.credits + 1)) {
+            try await stores.keys.create(APIKeySpec(name: "k", credits: StoreMaxima.credits + 1))
+        }
+        await #expect(throws: APIKeyError.invalidAmount(Int.max)) {
+            try await stores.keys.create(APIKeySpec(name: "k", credits: Int.max))
+        }
+        await #expect(throws: APIKeyError.invalidLimit(StoreMaxima.limit + 1)) {
+            try await stores.keys.create(APIKeySpec(name: "k", maxInFlight: StoreMaxima.limit + 1))
+        }
         #expect(try await stores.keys.list().isEmpty)
     }
 
-    @Test("revoking by id or unique name marks the key revoked", arguments: TestBackend.all)
+    @Test("revoking by id or name marks the key revoked", arguments: TestBackend.all)
     func revoke(backend: TestBackend) async throws {
         let keys = try await backend.stores().keys
         let first = try await keys.create(name: "one")
@@ -57,18 +66,69 @@ struct APIKeyStoreTests {
         #expect(try await keys.revoke("two").id == second.key.id)
         #expect(try await keys.authenticate(secret: second.secret)?.isRevoked == true)
         await #expect(throws: APIKeyError.notFound("three")) { try await keys.revoke("three") }
-        _ = try await keys.create(name: "dup")
-        _ = try await keys.create(name: "dup")
-        await #expect(throws: APIKeyError.ambiguous("dup")) { try await keys.revoke("dup") }
-        #expect(try await keys.list().count == 4)
+        #expect(try await keys.list().count == 2)
     }
 
     @Test(
-        "names must be short and single-line",
-        arguments: TestBackend.all, ["", "   ", String(repeating: "n", count: 65), "a\nb"])
+        "a name is taken while its key is not revoked; a name then means the live key, or the one revoked key",
+        arguments: TestBackend.all)
+    func uniqueNames(backend: TestBackend) async throws {
+        let keys = try await backend.stores().keys
+        let first = try await keys.create(name: "dup")
+        await #expect(throws: APIKeyError.nameTaken("dup")) { try await keys.create(name: " dup ") }
+        await #expect(throws: APIKeyError.nameTaken("dup")) { try await keys.create(APIKeySpec(name: "dup")) }
+        #expect(try await keys.show("dup").key.id == first.key.id)
+        _ = try await keys.revoke("dup")
+        // A revoked key's name may be used again; the name then means the live key.
+        let second = try await keys.create(name: "dup", credits: 5)
+        #expect(try await keys.topUp("dup", amount: 1).id == second.key.id)
+        _ = try await keys.revoke("dup")
+        // Only revoked keys have the name now, and two of them: the id is needed.
+        await #expect(throws: APIKeyError.ambiguous("dup")) { try await keys.show("dup") }
+        #expect(try await keys.show(first.key.id).key.isRevoked)
+        #expect(try await keys.list().count == 2)
+    }
+
+    @Test("two creates of one name at once make one key", arguments: TestBackend.all)
+    func concurrentNames(backend: TestBackend) async throws {
+        let keys = try await backend.stores().keys
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    do {
+                        _ = try await keys.create(name: "race")
+                        return true
+                    } catch {
+                        #expect(error as? APIKeyError == .nameTaken("race"))
+                        return false
+                    }
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 1)
+        #expect(try await keys.list().map(\.name) == ["race"])
+    }
+
+    @Test(
+        "names must be short and single-line, with no control or formatting characters, and not look like an id",
+        arguments: TestBackend.all,
+        [
+            "", "   ", String(repeating: "n", count: 65), "a\nb", "a\u{7}b", "admin\u{202E}txt.exe", "a\u{200F}b",
+            "\u{2066}x\u{2069}", "a\u{2028}b", "a\u{2029}b", "a\u{FEFF}b", "key_0123456789abcdef",
+        ])
     func invalidNames(backend: TestBackend, name: String) async throws {
         let keys = try await backend.stores().keys
         await #expect(throws: APIKeyError.invalidName(name)) { try await keys.create(name: name) }
+        #expect(try await keys.list().isEmpty)
+    }
+
+    @Test("names may be any other printable text", arguments: TestBackend.all)
+    func printableNames(backend: TestBackend) async throws {
+        let keys = try await backend.stores().keys
+        for name in ["équipe données", "チーム", "a b-c_d.e", "key_short", "🍌 bananas"] {
+            #expect(try await keys.create(name: name).key.name == name)
+        }
     }
 
     @Test("an update changes only what it names, and moves the change token", arguments: TestBackend.all)
@@ -88,6 +148,9 @@ struct APIKeyStoreTests {
         #expect(keys.changeToken() != before)
         await #expect(throws: APIKeyError.invalidLimit(-3)) {
             try await keys.setLimits("k", requestsPerMinute: -3, burst: nil, maxInFlight: nil)
+        }
+        await #expect(throws: APIKeyError.invalidLimit(Int.max)) {
+            try await keys.setLimits("k", requestsPerMinute: nil, burst: Int.max, maxInFlight: nil)
         }
         await #expect(throws: APIKeyError.notFound("nope")) {
             try await keys.update("nope", APIKeyChange(disabled: false))

@@ -102,4 +102,57 @@ struct CreditTests {
         }
         await #expect(throws: APIKeyError.invalidAmount(0)) { try await fixture.keys.topUp("free", amount: 0) }
     }
+
+    @Test(
+        "balances are bounded: a top-up past the maximum is refused and changes nothing", arguments: TestBackend.all)
+    func maximumBalance(backend: TestBackend) async throws {
+        let fixture = try await Fixture.make(backend)
+        let key = try await fixture.keys.create(name: "rich", credits: StoreMaxima.credits).key
+        await #expect(
+            throws: APIKeyError.balanceTooLarge(balance: StoreMaxima.credits, amount: 1, maximum: StoreMaxima.credits)
+        ) {
+            try await fixture.keys.topUp("rich", amount: 1)
+        }
+        await #expect(throws: APIKeyError.invalidAmount(Int.max)) {
+            try await fixture.keys.topUp("rich", amount: Int.max)
+        }
+        #expect(try await fixture.keys.balance(keyID: key.id) == StoreMaxima.credits)
+        #expect(try await fixture.keys.show("rich").ledger.map(\.kind) == [.grant])
+        // Up to the maximum exactly is fine.
+        _ = try await fixture.jobs.enqueue(fixture.job("a", key: key.id, cost: 10))
+        #expect(try await fixture.keys.topUp("rich", amount: 10).credits == StoreMaxima.credits)
+    }
+
+    @Test(
+        "a refund may take a topped-up balance past the maximum, and the key still reads back",
+        arguments: TestBackend.all)
+    func refundPastMaximum(backend: TestBackend) async throws {
+        let fixture = try await Fixture.make(backend)
+        let key = try await fixture.keys.create(name: "rich", credits: StoreMaxima.credits).key
+        let created = try await fixture.keys.create(name: "other")
+        _ = try await fixture.jobs.enqueue(fixture.job("a", key: key.id, cost: StoreMaxima.price))
+        _ = try await fixture.keys.topUp("rich", amount: StoreMaxima.price)
+        _ = try await fixture.jobs.claim(worker: "w", lease: 30)
+        #expect(try await fixture.jobs.fail(jobID: "a", worker: "w", error: "x", code: .internal))
+        let balance = StoreMaxima.credits + StoreMaxima.price
+        #expect(try await fixture.keys.balance(keyID: key.id) == balance)
+        #expect(try await fixture.keys.list().first { $0.id == key.id }?.credits == balance)
+        #expect(try await fixture.ledgerSum(key.id) == balance)
+        #expect(try await fixture.keys.authenticate(secret: created.secret)?.name == "other")
+    }
+
+    @Test(
+        "a balance at the top of a 64-bit integer (written before balances were bounded) refuses a top-up instead of overflowing",
+        arguments: TestBackend.all)
+    func storedHugeBalance(backend: TestBackend) async throws {
+        let clock = ManualWallClock()
+        let stores = try await backend.stores(clock: clock)
+        let created = try await stores.keys.create(name: "rich", credits: 5)
+        try await stores.execute("UPDATE api_keys SET credits = 9223372036854775807")
+        await #expect(throws: APIKeyError.balanceTooLarge(balance: Int.max, amount: 1, maximum: StoreMaxima.credits)) {
+            try await stores.keys.topUp("rich", amount: 1)
+        }
+        #expect(try await stores.keys.authenticate(secret: created.secret)?.credits == Int.max)
+        #expect(try await stores.keys.list().map(\.credits) == [Int.max])
+    }
 }

@@ -145,6 +145,34 @@ struct JobStoreSuite {
         #expect(try await store.counts() == [.failed: 1, .queued: 1])
     }
 
+    @Test(
+        "a job's parameters go when it ends (completed, failed, abandoned) and stay while it may run again",
+        arguments: TestBackend.all)
+    func parametersDropped(backend: TestBackend) async throws {
+        let clock = ManualWallClock()
+        let stores = try await backend.stores(clock: clock)
+        let store = stores.jobs
+        let big = #"{"prompt":"x","image_urls":["data:image/png;base64,\#(String(repeating: "A", count: 100_000))"]}"#
+        for id in ["done", "failed", "abandoned", "released"] {
+            _ = try await store.enqueue(
+                NewJob(id: id, keyID: "k", model: "m", parameters: big, seed: 1, maxAttempts: id == "abandoned" ? 1 : 3)
+            )
+        }
+        #expect(try await store.claim(worker: "w", lease: 30)?.parameters == big)
+        #expect(try await store.complete(jobID: "done", worker: "w", output: sampleOutput, image: [1]))
+        _ = try await store.claim(worker: "w", lease: 30)
+        #expect(try await store.fail(jobID: "failed", worker: "w", error: "x", code: .contentBlocked))
+        _ = try await store.claim(worker: "dead", lease: 5)
+        _ = try await store.claim(worker: "w", lease: 30)
+        #expect(try await store.release(jobID: "released", worker: "w"))
+        clock.advance(by: 6)
+        // The sweep that fails the abandoned job comes with this claim, which gets the released one back, whole.
+        #expect(try await store.claim(worker: "w", lease: 30)?.parameters == big)
+        #expect(try await store.job(id: "abandoned")?.status == .failed)
+        #expect(try await stores.integer("SELECT count(*) FROM job_parameters") == 1)
+        #expect(try await stores.integer("SELECT count(*) FROM job_parameters WHERE id = 'released'") == 1)
+    }
+
     @Test("concurrent workers never claim the same job twice", arguments: TestBackend.all)
     func concurrentClaims(backend: TestBackend) async throws {
         let store = try await backend.stores(clock: ManualWallClock()).jobs

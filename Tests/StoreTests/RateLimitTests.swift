@@ -65,4 +65,31 @@ struct RateLimitTests {
         #expect(try await jobs.fail(jobID: "a", worker: "w", error: "x", code: .internal))
         _ = try await jobs.enqueue(job("c", key: key.id, limits: limits))
     }
+
+    @Test("the bytes of a key's QUEUED jobs are capped, its own submission included", arguments: TestBackend.all)
+    func queuedBytes(backend: TestBackend) async throws {
+        let (jobs, keys, _) = try await fixture(backend)
+        let key = try await keys.create(name: "k").key
+        let other = try await keys.create(name: "other").key
+        let limits = SubmitLimits(perMinute: 0, burst: 0, maxInFlight: 0, maxQueueLength: 0, maxQueuedBytes: 1000)
+        func sized(_ id: String, _ key: String, bytes: Int) -> NewJob {
+            let parameters = #"{"prompt":""# + String(repeating: "p", count: bytes - 13) + #""}"#
+            #expect(parameters.utf8.count == bytes)
+            return NewJob(
+                id: id, keyID: key, model: "m", parameters: parameters, seed: 1, maxAttempts: 1, limits: limits)
+        }
+        _ = try await jobs.enqueue(sized("a", key.id, bytes: 600))
+        _ = try await jobs.enqueue(sized("b", key.id, bytes: 400))
+        await #expect(throws: RateLimited(limit: .queuedBytes, value: 1000, retryAfter: 5)) {
+            try await jobs.enqueue(sized("c", key.id, bytes: 20))
+        }
+        await #expect(throws: RateLimited(limit: .queuedBytes, value: 1000, retryAfter: 5)) {
+            try await jobs.enqueue(sized("big", other.id, bytes: 1001))
+        }
+        // Another key has a budget of its own; a job a worker took no longer counts.
+        _ = try await jobs.enqueue(sized("d", other.id, bytes: 1000))
+        #expect(try await jobs.claim(worker: "w", lease: 30)?.id == "a")
+        _ = try await jobs.enqueue(sized("c", key.id, bytes: 600))
+        #expect(try await jobs.counts() == [.queued: 3, .processing: 1])
+    }
 }

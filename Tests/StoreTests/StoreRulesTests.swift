@@ -73,6 +73,64 @@ struct StoreRulesTests {
         #expect(throws: APIKeyError.invalidAmount(-1)) { try CreditPolicy.addition(-1, kind: .grant) }
     }
 
+    @Test("grants and top-ups are bounded, and refused when the balance would pass the maximum")
+    func boundedAdditions() throws {
+        let top = try CreditPolicy.addition(StoreMaxima.credits, kind: .topUp)
+        #expect(top.condition == .balanceStaysWithin(StoreMaxima.credits))
+        #expect(throws: APIKeyError.invalidAmount(StoreMaxima.credits + 1)) {
+            try CreditPolicy.addition(StoreMaxima.credits + 1, kind: .grant)
+        }
+        #expect(throws: APIKeyError.invalidAmount(Int.max)) { try CreditPolicy.addition(Int.max, kind: .topUp) }
+        let one = try CreditPolicy.addition(1, kind: .topUp)
+        #expect(
+            CreditPolicy.excess(of: one, balance: StoreMaxima.credits)
+                == .balanceTooLarge(balance: StoreMaxima.credits, amount: 1, maximum: StoreMaxima.credits))
+        let reservation = CreditMovement(kind: .reserve, amount: -1, requestID: "r", condition: .balanceCovers(1))
+        #expect(CreditPolicy.excess(of: reservation, balance: 0) == nil)
+        #expect(APIKeyError.invalidAmount(-1).description.contains("at most 1000000000000000"))
+        #expect(throws: APIKeyError.invalidLimit(StoreMaxima.limit + 1)) {
+            try APIKeyLimits.check([1, StoreMaxima.limit + 1])
+        }
+    }
+
+    @Test("admission refuses a submission that would take the key's queued bytes past the limit")
+    func queuedBytesAdmission() throws {
+        let limits = SubmitLimits(perMinute: 0, burst: 0, maxInFlight: 0, maxQueueLength: 0, maxQueuedBytes: 100)
+        let admission = SubmitAdmission(limits: limits, now: now, bytes: 40)
+        #expect(admission.checksKey)
+        #expect(admission.queuedBytesLimit == 100)
+        #expect(try admission.decide(.init(queuedBytes: 60)) == nil)
+        #expect(throws: RateLimited(limit: .queuedBytes, value: 100, retryAfter: 5)) {
+            try admission.decide(.init(queuedBytes: 61))
+        }
+        var unlimited = limits
+        unlimited.maxQueuedBytes = 0
+        #expect(SubmitAdmission(limits: unlimited, now: now, bytes: 1 << 40).queuedBytesLimit == nil)
+    }
+
+    @Test("only a QUEUED job can be cancelled, and it FAILS as cancelled")
+    func cancel() throws {
+        var state = JobState(maxAttempts: 3)
+        try state.apply(.cancel(error: JobState.cancelledError(keyRevoked: true)))
+        #expect(state.status == .failed)
+        #expect(state.error == "cancelled: the API key was revoked")
+        #expect(state.failureCode == .cancelled)
+        var running = JobState(maxAttempts: 3)
+        try running.apply(.claim(worker: "w", leaseUntil: now))
+        #expect(throws: JobState.Refusal.invalidTransition(from: .processing)) {
+            try running.apply(.cancel(error: "x"))
+        }
+    }
+
+    @Test("a ledger fold stops before the oldest open reservation and leaves a single line alone")
+    func ledgerFold() {
+        let fold = LedgerFold(cutoff: now)
+        #expect(fold.limit(oldestOpenReservation: nil) == Int64.max)
+        #expect(fold.limit(oldestOpenReservation: 7) == 7)
+        #expect(!fold.folds(lines: 1))
+        #expect(fold.folds(lines: 2))
+    }
+
     @Test("a key draft trims its name, makes a fresh id and secret, and keeps only a hash")
     func draft() throws {
         let a = try APIKeyDraft(APIKeySpec(name: "  ops  "), now: now)
@@ -84,6 +142,12 @@ struct StoreRulesTests {
         #expect(a.key.prefix == String(a.secret.prefix(10)))
         #expect(a.hash == APIKeySecret.hash(a.secret))
         #expect(a.hash.count == 64)
+        // A refused name is shown with its invisible characters spelled out.
+        #expect(throws: APIKeyError.invalidName("evil\u{202E}txt")) {
+            try APIKeyDraft(APIKeySpec(name: "evil\u{202E}txt"), now: now)
+        }
+        #expect(
+            APIKeyError.invalidName("evil\u{202E}txt").description.hasPrefix(#"Invalid key name 'evil\u{202E}txt'"#))
     }
 
     @Test("a reference is an id first, then a name exactly one key has")
@@ -99,6 +163,16 @@ struct StoreRulesTests {
         #expect(try APIKeyLookup.resolve("n", byID: [], byName: { [two] }) == two)
         #expect(throws: APIKeyError.ambiguous("n")) { try APIKeyLookup.resolve("n", byID: [], byName: { [one, two] }) }
         #expect(throws: APIKeyError.notFound("x")) { try APIKeyLookup.resolve("x", byID: [], byName: { [] }) }
+        // A name means its live key over revoked ones, or else its one revoked key.
+        var revoked = one
+        revoked.revokedAt = now
+        #expect(try APIKeyLookup.resolve("n", byID: [], byName: { [two, revoked] }) == two)
+        #expect(try APIKeyLookup.resolve("n", byID: [], byName: { [revoked] }) == revoked)
+        var alsoRevoked = two
+        alsoRevoked.revokedAt = now
+        #expect(throws: APIKeyError.ambiguous("n")) {
+            try APIKeyLookup.resolve("n", byID: [], byName: { [revoked, alsoRevoked] })
+        }
     }
 
     @Test("lease sweeps are paced per store, and a reset makes the next one due")

@@ -63,6 +63,32 @@ struct TestStores: Sendable {
         }
     }
 
+    /// Runs one statement straight on the database: to write what the stores never would
+    /// (a damaged row), or to look at what the API does not show.
+    func execute(_ sql: String) async throws {
+        switch database {
+        case .sqlite(let database):
+            try await database.pool.write { db in try db.execute(sql: sql) }
+        case .postgres(let database):
+            try await database.withConnection { connection in
+                try await connection.run(PostgresQuery(unsafeSQL: sql), logger: database.logger)
+                return ()
+            }
+        }
+    }
+
+    /// The first column of the first row of a query, as an integer.
+    func integer(_ sql: String) async throws -> Int? {
+        switch database {
+        case .sqlite(let database):
+            return try await database.pool.read { db in try Int.fetchOne(db, sql: sql) }
+        case .postgres(let database):
+            return try await database.withConnection { connection in
+                try await connection.value(Int?.self, PostgresQuery(unsafeSQL: sql), logger: database.logger) ?? nil
+            }
+        }
+    }
+
     static func temporaryPath() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("nb-store-\(UUID().uuidString).sqlite").path
     }

@@ -56,15 +56,20 @@ extension ServerConfiguration {
                 return host
             } ?? allowedFetchHosts
 
-        limits.perMinute = try read.integer(.requestsPerMinute, in: 0...1_000_000) ?? limits.perMinute
-        limits.burst = try read.integer(.burst, in: 0...1_000_000) ?? limits.burst
-        limits.maxInFlight = try read.integer(.maxInFlight, in: 0...1_000_000) ?? limits.maxInFlight
+        // The same maximum as a key's own limits (`keys create --rpm …`).
+        let keyLimit = 0...StoreMaxima.limit
+        limits.perMinute = try read.integer(.requestsPerMinute, in: keyLimit) ?? limits.perMinute
+        limits.burst = try read.integer(.burst, in: keyLimit) ?? limits.burst
+        limits.maxInFlight = try read.integer(.maxInFlight, in: keyLimit) ?? limits.maxInFlight
         limits.maxQueueLength = try read.integer(.maxQueue, in: 0...100_000_000) ?? limits.maxQueueLength
-        let priceEntries = try read.pairs(.prices, expected: "RESOLUTION=CREDITS (512px, 1K, 2K or 4K), e.g. 1K=67") {
-            (resolution: String, credits: String) -> (OutputResolution, Int)? in
-            guard let resolution = OutputResolution(rawValue: resolution), let price = Int(credits), price >= 0 else {
-                return nil
-            }
+        limits.maxQueuedBytes =
+            try read.integer(.maxQueuedBytesPerKey, in: 0...(1 << 40)) ?? limits.maxQueuedBytes
+        let priceEntries = try read.pairs(
+            .prices, expected: "RESOLUTION=CREDITS (512px, 1K, 2K or 4K), 0 to \(StoreMaxima.price) credits, e.g. 1K=67"
+        ) { (resolution: String, credits: String) -> (OutputResolution, Int)? in
+            guard let resolution = OutputResolution(rawValue: resolution), let price = Int(credits),
+                (0...StoreMaxima.price).contains(price)
+            else { return nil }
             return (resolution, price)
         }
         for (resolution, price) in priceEntries { prices[resolution] = price }

@@ -51,9 +51,12 @@ public struct ServerConfiguration: Sendable {
     /// Credits one request costs, by `output_resolution` (1 credit = $0.001 by default,
     /// Google's own price of the image). Metered keys pay; unmetered keys do not.
     public var prices: [OutputResolution: Int] = [.px512: 45, .oneK: 67, .twoK: 101, .fourK: 151]
-    /// Rate limits for keys without their own, and the global queue cap; 0 means no limit.
-    /// Defaults: no per-key limits, and at most 10,000 QUEUED jobs.
-    public var limits = SubmitLimits(perMinute: 0, burst: 0, maxInFlight: 0, maxQueueLength: 10_000)
+    /// Rate limits for keys without their own, the global queue cap, and the bytes of
+    /// parameters (inline reference images included) one key's QUEUED jobs may hold; 0
+    /// means no limit. Defaults: no per-key rate limits, at most 10,000 QUEUED jobs, and
+    /// 256 MiB queued per key.
+    public var limits = SubmitLimits(
+        perMinute: 0, burst: 0, maxInFlight: 0, maxQueueLength: 10_000, maxQueuedBytes: 256 * 1024 * 1024)
     /// Hosts whose http(s) reference images may be fetched even though they resolve to
     /// private or reserved addresses (an operator's own image server), each on every port
     /// (`img.internal`) or on one (`img.internal:8443`). Default none.

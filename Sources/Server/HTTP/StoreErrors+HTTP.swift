@@ -12,8 +12,14 @@ extension RateLimited: HTTPResponseError {
     /// 429 naming the limit, with `Retry-After` and the `x-ratelimit-*` headers.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let seconds = max(1, Int(retryAfter.rounded(.up)))
+        let message =
+            switch limit {
+            case .queuedBytes:
+                "Rate limited: this key's QUEUED requests would hold more than \(value) bytes of parameters (the \(limit.rawValue) limit). Retry in \(seconds) s, once some have started."
+            default: "Rate limited: the \(limit.rawValue) limit (\(value)) is reached. Retry in \(seconds) s."
+            }
         return try APIError(
-            status, "Rate limited: the \(limit.rawValue) limit (\(value)) is reached. Retry in \(seconds) s.",
+            status, message,
             headers: [
                 .retryAfter: String(seconds), .rateLimitLimit: String(value), .rateLimitRemaining: "0",
                 .rateLimitReset: String(seconds), .rateLimitScope: limit.rawValue,
@@ -66,5 +72,20 @@ extension StoreUnavailable: HTTPResponseError {
             status, "Service temporarily unavailable: the job store cannot be reached. Retry in a few seconds.",
             headers: [.retryAfter: "2"]
         ).response(from: request, context: context)
+    }
+}
+
+extension APIKeyError: HTTPResponseError {
+    /// Unknown key 404; a name taken, or one several old keys share, 409; bad values 400.
+    public var status: HTTPResponse.Status {
+        switch self {
+        case .notFound: .notFound
+        case .ambiguous, .nameTaken: .conflict
+        case .invalidName, .invalidAmount, .balanceTooLarge, .invalidLimit: .badRequest
+        }
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try APIError(status, description).response(from: request, context: context)
     }
 }

@@ -3,8 +3,10 @@ import Logging
 import ServiceLifecycle
 import Store
 
-/// Deletes finished jobs and their images once they are older than the retention. The
-/// routes already answer 404 for expired requests; the sweeper reclaims the space.
+/// Deletes finished jobs and their images once they are older than the retention, folds
+/// older credit ledger lines into one summary line per key, and gives the freed space back
+/// (a bounded step per sweep). The routes already answer 404 for expired requests; the
+/// sweeper reclaims the space.
 struct RetentionSweeper: Service {
     let jobs: any JobStore
     /// Told of every deleted job, so that it stops serving it.
@@ -16,7 +18,13 @@ struct RetentionSweeper: Service {
 
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            _ = try? await sweepOnce()
+            do {
+                try await sweepOnce()
+            } catch  where !(error is CancellationError) {
+                logger.warning("Retention sweep failed; trying again at the next one", metadata: ["error": "\(error)"])
+            } catch {
+                break
+            }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) }
         }
     }
@@ -32,7 +40,15 @@ struct RetentionSweeper: Service {
             removed += batch.count
             if batch.count < 500 { break }
         }
-        if removed > 0 { logger.info("Retention sweep", metadata: ["removed": "\(removed)"]) }
+        let folded = try await jobs.foldLedger(before: cutoff)
+        let reclaimed = try await jobs.reclaimSpace()
+        if removed > 0 || folded > 0 || reclaimed > 0 {
+            logger.info(
+                "Retention sweep",
+                metadata: [
+                    "removed": "\(removed)", "ledger_lines_folded": "\(folded)", "bytes_reclaimed": "\(reclaimed)",
+                ])
+        }
         return removed
     }
 }

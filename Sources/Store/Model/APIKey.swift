@@ -109,19 +109,40 @@ public enum APIKeySecret {
 /// Why a key operation was refused.
 public enum APIKeyError: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(String)
+    /// Several keys answer to a name (only keys made before names were unique can).
     case ambiguous(String)
     case invalidName(String)
+    /// A key that is not revoked already has this name.
+    case nameTaken(String)
     case invalidAmount(Int)
+    /// A top-up that would take the balance past ``StoreMaxima/credits``.
+    case balanceTooLarge(balance: Int, amount: Int, maximum: Int)
     case invalidLimit(Int)
 
     public var description: String {
         switch self {
         case .notFound(let reference): "No API key with id or name '\(reference)'."
-        case .ambiguous(let name): "Several keys are named '\(name)': revoke by id instead."
-        case .invalidName(let name): "Invalid key name '\(name)': use 1 to 64 printable characters."
-        case .invalidAmount(let amount): "Invalid amount \(amount): use a positive number of credits."
-        case .invalidLimit(let value): "Invalid limit \(value): use 0 (no limit) or more."
+        case .ambiguous(let name): "Several keys are named '\(name)': use the key's id instead."
+        case .invalidName(let name):
+            "Invalid key name '\(Self.visible(name))': use 1 to 64 printable characters (no control or formatting characters), not a key id."
+        case .nameTaken(let name):
+            "A key named '\(name)' already exists: choose another name, or revoke that key first."
+        case .invalidAmount(let amount):
+            "Invalid amount \(amount): use a positive number of credits, at most \(StoreMaxima.credits)."
+        case .balanceTooLarge(let balance, let amount, let maximum):
+            "Refused: adding \(amount) credits to the balance of \(balance) would pass the maximum balance of \(maximum) credits."
+        case .invalidLimit(let value): "Invalid limit \(value): use 0 (no limit) to \(StoreMaxima.limit)."
         }
+    }
+
+    /// A refused name as it can be shown: invisible and line-breaking characters written as
+    /// `\u{…}`, so that an error message cannot be reordered or split by them.
+    static func visible(_ name: String) -> String {
+        let hidden: Set<Unicode.GeneralCategory> = [.control, .format, .lineSeparator, .paragraphSeparator]
+        return name.unicodeScalars.map { scalar in
+            hidden.contains(scalar.properties.generalCategory)
+                ? "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}" : String(scalar)
+        }.joined()
     }
 }
 

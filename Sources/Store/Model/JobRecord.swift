@@ -19,6 +19,9 @@ public struct NewJob: Sendable {
     /// The key's rate limits and the queue's backpressure; `nil`: none.
     public var limits: SubmitLimits?
 
+    /// The size of ``parameters`` in bytes, which counts against the key's queued bytes.
+    public var parameterBytes: Int { parameters.utf8.count }
+
     public init(
         id: String, keyID: String, model: String, parameters: String, seed: Int64, maxAttempts: Int, cost: Int = 0,
         metered: Bool = true, limits: SubmitLimits? = nil

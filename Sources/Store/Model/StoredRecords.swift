@@ -54,13 +54,13 @@ extension APIKey {
 
 extension CreditLedgerEntry {
     /// The columns ``init(columns:)`` reads, in order.
-    static let columns = "kind, amount, balance_after, request_id, created_at"
+    static let columns = "seq, kind, amount, balance_after, request_id, created_at"
 
     init(columns row: some ColumnReader) throws {
         self.init(
-            kind: Kind(rawValue: try row.string(0)) ?? .grant, amount: try row.int(1),
-            balanceAfter: try row.optionalInt(2) ?? 0, requestID: try row.optionalString(3),
-            createdAt: try row.date(4))
+            sequence: try row.int64(0), kind: Kind(rawValue: try row.string(1)) ?? .grant, amount: try row.int(2),
+            balanceAfter: try row.optionalInt(3) ?? 0, requestID: try row.optionalString(4),
+            createdAt: try row.date(5))
     }
 }
 

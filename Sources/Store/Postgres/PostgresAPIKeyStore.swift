@@ -20,6 +20,8 @@ public final class PostgresAPIKeyStore: APIKeyStore {
 
     public func changeToken() -> Int64 { token.load(ordering: .acquiring) }
 
+    private var jobWrites: PostgresJobWrites { PostgresJobWrites(channel: database.channel, logger: logger) }
+
     /// Another node changed a key (or this node may have missed an announcement).
     public func noteExternalChange() {
         token.add(1, ordering: .releasing)
@@ -56,8 +58,17 @@ public final class PostgresAPIKeyStore: APIKeyStore {
         return created ? CreatedAPIKey(key: draft.key, secret: draft.secret) : nil
     }
 
+    /// Inserts the key, unless a key that is not revoked has its name. Creations of one name
+    /// take turns on an advisory lock of that name, so two at once make one key.
     private static func insert(_ draft: APIKeyDraft, on connection: PostgresConnection, logger: Logger) async throws {
         let key = draft.key
+        let lock = "nano-banana key name " + key.name
+        try await connection.run("SELECT pg_advisory_xact_lock(hashtextextended(\(lock), 0))", logger: logger)
+        guard
+            try await connection.value(
+                Int.self, "SELECT count(*) FROM api_keys WHERE name = \(key.name) AND revoked_at IS NULL",
+                logger: logger) == 0
+        else { throw APIKeyError.nameTaken(key.name) }
         try await connection.run(
             """
             INSERT INTO api_keys (id, name, key_hash, prefix, created_at, role, models, disabled, rpm, burst, max_in_flight)
@@ -66,7 +77,7 @@ public final class PostgresAPIKeyStore: APIKeyStore {
             \(key.maxInFlight))
             """, logger: logger)
         if let credits = key.credits {
-            try await PostgresRules.apply(
+            try await PostgresRules.require(
                 try CreditPolicy.addition(credits, kind: .grant), keyID: key.id, now: key.createdAt, on: connection,
                 logger: logger)
         }
@@ -74,8 +85,11 @@ public final class PostgresAPIKeyStore: APIKeyStore {
 
     public func update(_ reference: String, _ change: APIKeyChange) async throws -> APIKey {
         try change.check()
+        let now = clock.now()
+        let jobs = jobWrites
         return try await changing { connection, logger in
-            let key = change.applied(to: try await Self.find(connection, reference, locking: true, logger: logger))
+            let before = try await Self.find(connection, reference, locking: true, logger: logger)
+            let key = change.applied(to: before)
             try await connection.run(
                 """
                 UPDATE api_keys SET role = \(key.role.rawValue), models = \(key.storedModels), \
@@ -85,6 +99,10 @@ public final class PostgresAPIKeyStore: APIKeyStore {
                 bucket_updated_at = CASE WHEN \(change.touchesLimits) THEN NULL ELSE bucket_updated_at END
                 WHERE id = \(key.id)
                 """, logger: logger)
+            if key.isDisabled && !before.isDisabled {
+                _ = try await jobs.cancelQueued(
+                    connection, keyID: key.id, error: JobState.cancelledError(keyRevoked: false), now: now)
+            }
             return key
         }
     }
@@ -94,13 +112,14 @@ public final class PostgresAPIKeyStore: APIKeyStore {
         let now = clock.now()
         return try await changing { connection, logger in
             let key = try await Self.find(connection, reference, locking: true, logger: logger)
-            try await PostgresRules.apply(movement, keyID: key.id, now: now, on: connection, logger: logger)
+            try await PostgresRules.require(movement, keyID: key.id, now: now, on: connection, logger: logger)
             return try await Self.find(connection, key.id, logger: logger)
         }
     }
 
     public func revoke(_ reference: String) async throws -> APIKey {
         let now = clock.now()
+        let jobs = jobWrites
         return try await changing { connection, logger in
             var key = try await Self.find(connection, reference, locking: true, logger: logger)
             if key.revokedAt == nil {
@@ -108,12 +127,16 @@ public final class PostgresAPIKeyStore: APIKeyStore {
                 try await connection.run(
                     "UPDATE api_keys SET revoked_at = \(now.timeIntervalSince1970) WHERE id = \(key.id)",
                     logger: logger)
+                _ = try await jobs.cancelQueued(
+                    connection, keyID: key.id, error: JobState.cancelledError(keyRevoked: true), now: now)
             }
             return key
         }
     }
 
-    public func show(_ reference: String) async throws -> (key: APIKey, ledger: [CreditLedgerEntry]) {
+    public func show(
+        _ reference: String, ledgerLimit: Int?, before: Int64?
+    ) async throws -> (key: APIKey, ledger: [CreditLedgerEntry]) {
         let logger = logger
         return try await database.withConnection { connection in
             let key = try await Self.find(connection, reference, logger: logger)
@@ -121,9 +144,9 @@ public final class PostgresAPIKeyStore: APIKeyStore {
                 CreditLedgerEntry.init(columns:),
                 """
                 SELECT \(unescaped: CreditLedgerEntry.columns) FROM credit_ledger
-                WHERE key_id = \(key.id) ORDER BY seq
+                WHERE key_id = \(key.id) AND seq < \(before ?? Int64.max) ORDER BY seq DESC LIMIT \(ledgerLimit)
                 """, logger: logger)
-            return (key, ledger)
+            return (key, ledger.reversed())
         }
     }
 
@@ -159,8 +182,8 @@ public final class PostgresAPIKeyStore: APIKeyStore {
         return value
     }
 
-    /// A key by id, or by name when exactly one key has it; `locking` its row for the rest
-    /// of the transaction.
+    /// A key by id, or by name (``APIKeyLookup``); `locking` its row for the rest of the
+    /// transaction.
     static func find(
         _ connection: PostgresConnection, _ reference: String, locking: Bool = false, logger: Logger
     ) async throws -> APIKey {
@@ -174,7 +197,10 @@ public final class PostgresAPIKeyStore: APIKeyStore {
             byName: {
                 try await connection.records(
                     APIKey.init(columns:),
-                    "SELECT \(unescaped: APIKey.columns) FROM api_keys WHERE name = \(reference) LIMIT 2\(unescaped: lock)",
+                    """
+                    SELECT \(unescaped: APIKey.columns) FROM api_keys WHERE name = \(reference)
+                    ORDER BY revoked_at IS NOT NULL LIMIT \(APIKeyLookup.nameCandidates)\(unescaped: lock)
+                    """,
                     logger: logger)
             })
     }

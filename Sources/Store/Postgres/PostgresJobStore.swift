@@ -32,13 +32,13 @@ public final class PostgresJobStore: JobStore {
         let now = clock.now()
         let logger = logger
         let channel = channel
-        let admission = job.limits.map { SubmitAdmission(limits: $0, now: now) }
+        let admission = job.limits.map { SubmitAdmission(limits: $0, now: now, bytes: job.parameterBytes) }
         let reservation = CreditPolicy.reservation(for: job)
         let insert: PostgresQuery = """
             WITH job AS (
-                INSERT INTO jobs (id, key_id, model, seed, status, max_attempts, created_at, cost)
+                INSERT INTO jobs (id, key_id, model, seed, status, max_attempts, created_at, cost, parameter_bytes)
                 VALUES (\(job.id), \(job.keyID), \(job.model), \(job.seed), 'QUEUED', \(job.maxAttempts), \
-            \(now.timeIntervalSince1970), \(job.cost))
+            \(now.timeIntervalSince1970), \(job.cost), \(job.parameterBytes))
                 RETURNING seq
             ), parameters AS (
                 INSERT INTO job_parameters (id, parameters) VALUES (\(job.id), \(job.parameters))
@@ -50,7 +50,7 @@ public final class PostgresJobStore: JobStore {
                 try await PostgresRules.admit(admission, keyID: job.keyID, on: connection, logger: logger)
             }
             if let reservation {
-                try await PostgresRules.reserve(reservation, keyID: job.keyID, now: now, on: connection, logger: logger)
+                try await PostgresRules.require(reservation, keyID: job.keyID, now: now, on: connection, logger: logger)
             }
             guard let sequence = try await connection.value(Int64.self, insert, logger: logger) else {
                 throw StoreUnavailable(reason: "the insert returned no row")
@@ -170,6 +170,32 @@ public final class PostgresJobStore: JobStore {
         }
     }
 
+    /// Folds each key's old ledger lines in a transaction of its own, with the key's row
+    /// locked, so that two nodes sweeping at once take turns per key.
+    public func foldLedger(before cutoff: Date) async throws -> Int {
+        let logger = logger
+        let fold = LedgerFold(cutoff: cutoff)
+        let keys = try await database.withConnection { connection in
+            try await connection.records(
+                { try $0.string(0) },
+                """
+                SELECT DISTINCT key_id FROM credit_ledger
+                WHERE created_at < \(cutoff.timeIntervalSince1970) AND kind <> 'summary'
+                """, logger: logger)
+        }
+        var folded = 0
+        for keyID in keys {
+            folded += try await database.withTransaction { connection in
+                try await connection.run("SELECT 1 FROM api_keys WHERE id = \(keyID) FOR UPDATE", logger: logger)
+                return try await PostgresRules.fold(fold, keyID: keyID, on: connection, logger: logger)
+            }
+        }
+        return folded
+    }
+
+    /// PostgreSQL's autovacuum gives deleted rows' space back for reuse on its own.
+    public func reclaimSpace() async throws -> Int { 0 }
+
     public func image(key: String) async throws -> [UInt8]? {
         let logger = logger
         return try await database.withConnection { connection in
@@ -275,59 +301,11 @@ public final class PostgresJobStore: JobStore {
         ).first
     }
 
-    /// Writes the state in one statement; a job that has just ended also stores its image
-    /// (when COMPLETED), drops its parameters and is announced, and its credits are settled
-    /// or refunded, all in the caller's transaction.
     private func writeState(
         _ connection: PostgresConnection, job: JobRecord, startedAt: Date? = nil, completedAt: Date? = nil,
         output: (JobOutput, [UInt8])? = nil
     ) async throws {
-        let state = job.state
-        var sql = SQLBuilder()
-        var assignments = """
-            status = \(sql.bind(state.status.rawValue)), attempts = \(sql.bind(state.attempts)), \
-            worker_id = \(sql.bind(state.workerID)), \
-            lease_expires_at = \(sql.bind(state.leaseExpiresAt?.timeIntervalSince1970)), \
-            error = \(sql.bind(state.error)), error_code = \(sql.bind(state.failureCode?.rawValue)), \
-            started_at = COALESCE(\(sql.bind(startedAt?.timeIntervalSince1970)), started_at), \
-            completed_at = COALESCE(\(sql.bind(completedAt?.timeIntervalSince1970)), completed_at)
-            """
-        let id = sql.bind(job.id)
-        guard state.status.isTerminal else {
-            let text = "UPDATE jobs SET \(assignments) WHERE id = \(id)"
-            try await connection.run(sql.query(text), logger: logger)
-            return
-        }
-        var image = ""
-        if let (output, bytes) = output {
-            let key = sql.bind(output.blobKey)
-            assignments += """
-                , blob_key = \(key), output_format = \(sql.bind(output.format.rawValue)), \
-                width = \(sql.bind(output.width)), height = \(sql.bind(output.height)), text = \(sql.bind(output.text)), \
-                engine = \(sql.bind(output.engine)), inference_time = \(sql.bind(output.inferenceTime)), \
-                usage = \(sql.bind(output.usage.stored))
-                """
-            image = """
-                image AS (
-                    INSERT INTO blobs (key, bytes) VALUES (\(key), \(sql.bind(ByteBuffer(bytes: bytes))))
-                    ON CONFLICT (key) DO UPDATE SET bytes = EXCLUDED.bytes
-                ),
-                """
-        }
-        // Bind first, then take the query: `sql.query(…)` would copy `sql` before its
-        // argument's binds were added.
-        let text = """
-            WITH \(image) state AS (
-                UPDATE jobs SET \(assignments) WHERE id = \(id)
-            ), parameters AS (
-                DELETE FROM job_parameters WHERE id = \(id)
-            )
-            SELECT pg_notify(\(sql.bind(channel)), \(sql.bind(PostgresEvents.finishedPayload(job.id))))
-            """
-        try await connection.run(sql.query(text), logger: logger)
-        if let closing = CreditPolicy.closing(job) {
-            try await PostgresRules.apply(
-                closing, keyID: job.keyID, now: completedAt ?? clock.now(), on: connection, logger: logger)
-        }
+        try await PostgresJobWrites(channel: channel, logger: logger).writeState(
+            connection, job: job, startedAt: startedAt, completedAt: completedAt, output: output)
     }
 }

@@ -89,6 +89,16 @@ enum PostgresMigrations {
                     name TEXT PRIMARY KEY,
                     value BYTEA NOT NULL
                 );
-                """)
+                """),
+        Migration(
+            version: "v2-bounded-credits",
+            sql: """
+                ALTER TABLE api_keys ALTER COLUMN credits TYPE BIGINT;
+                ALTER TABLE credit_ledger ALTER COLUMN amount TYPE BIGINT, ALTER COLUMN balance_after TYPE BIGINT;
+                ALTER TABLE jobs ADD COLUMN parameter_bytes BIGINT NOT NULL DEFAULT 0;
+                UPDATE jobs SET parameter_bytes = COALESCE(
+                    (SELECT octet_length(parameters) FROM job_parameters WHERE job_parameters.id = jobs.id), 0)
+                WHERE status IN ('QUEUED', 'PROCESSING')
+                """),
     ]
 }

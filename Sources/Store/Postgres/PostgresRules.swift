@@ -22,7 +22,9 @@ enum PostgresRules {
                 credits IS NOT NULL AND EXISTS (
                     SELECT 1 FROM credit_ledger WHERE key_id = \(key) AND request_id = \(request) AND kind = 'reserve')
                 """
-            case .always: "true"
+            case .balanceStaysWithin(let maximum):
+                // Compared without adding, so that no sum can overflow.
+                "COALESCE(credits, 0) <= \(sql.bind(maximum - movement.amount))"
             }
         let text = """
             WITH balance AS (
@@ -37,13 +39,55 @@ enum PostgresRules {
         return try await !connection.rows(sql.query(text), logger: logger).isEmpty
     }
 
-    /// Reserves a submission's price, or throws ``InsufficientCredits``.
-    static func reserve(
-        _ reservation: CreditMovement, keyID: String, now: Date, on connection: PostgresConnection, logger: Logger
+    /// Folds the key's old ledger lines into one summary line as ``LedgerFold`` decides;
+    /// returns how many lines went. The caller holds the key's row.
+    static func fold(
+        _ fold: LedgerFold, keyID: String, on connection: PostgresConnection, logger: Logger
+    ) async throws -> Int {
+        let open =
+            try await connection.value(
+                Int64?.self,
+                """
+                SELECT min(credit_ledger.seq) FROM jobs
+                JOIN credit_ledger ON credit_ledger.request_id = jobs.id AND credit_ledger.kind = 'reserve'
+                WHERE jobs.key_id = \(keyID) AND jobs.status IN ('QUEUED', 'PROCESSING')
+                """, logger: logger) ?? nil
+        let limit = fold.limit(oldestOpenReservation: open)
+        guard
+            let end = try await connection.value(
+                Int64?.self,
+                """
+                SELECT max(seq) FROM credit_ledger
+                WHERE key_id = \(keyID) AND created_at < \(fold.cutoff.timeIntervalSince1970) AND seq < \(limit)
+                """, logger: logger) ?? nil,
+            let row = try await connection.rows(
+                """
+                SELECT count(*), COALESCE(sum(amount), 0)::bigint FROM credit_ledger
+                WHERE key_id = \(keyID) AND seq <= \(end)
+                """, logger: logger
+            ).first
+        else { return 0 }
+        let (lines, sum) = try row.decode((Int, Int).self)
+        guard fold.folds(lines: lines) else { return 0 }
+        try await connection.run(
+            """
+            WITH summary AS (
+                UPDATE credit_ledger SET kind = 'summary', amount = \(sum), request_id = NULL WHERE seq = \(end)
+            )
+            DELETE FROM credit_ledger WHERE key_id = \(keyID) AND seq < \(end)
+            """, logger: logger)
+        return lines - 1
+    }
+
+    /// Makes a reservation, a grant or a top-up, or throws why not
+    /// (``CreditPolicy/refusal(of:balance:)``: ``InsufficientCredits``, or
+    /// ``APIKeyError/balanceTooLarge(balance:amount:maximum:)``).
+    static func require(
+        _ movement: CreditMovement, keyID: String, now: Date, on connection: PostgresConnection, logger: Logger
     ) async throws {
-        guard try await !apply(reservation, keyID: keyID, now: now, on: connection, logger: logger) else { return }
+        guard try await !apply(movement, keyID: keyID, now: now, on: connection, logger: logger) else { return }
         let balance = try await self.balance(keyID: keyID, on: connection, logger: logger)
-        if let shortfall = CreditPolicy.shortfall(of: reservation, balance: balance) { throw shortfall }
+        if let refusal = CreditPolicy.refusal(of: movement, balance: balance) { throw refusal }
     }
 
     /// The key's balance; `nil` for an unmetered (or unknown) key.
@@ -89,6 +133,15 @@ enum PostgresRules {
                     """
                     SELECT count(*) FROM (
                         SELECT 1 FROM jobs WHERE key_id = \(keyID) AND status IN ('QUEUED', 'PROCESSING') LIMIT \(limit)) f
+                    """, logger: logger) ?? 0
+        }
+        if admission.queuedBytesLimit != nil {
+            facts.queuedBytes =
+                try await connection.value(
+                    Int.self,
+                    """
+                    SELECT COALESCE(sum(parameter_bytes) FILTER (WHERE status = 'QUEUED'), 0)::bigint
+                    FROM jobs WHERE key_id = \(keyID) AND status IN ('QUEUED', 'PROCESSING')
                     """, logger: logger) ?? 0
         }
         guard let bucket = try admission.decide(facts) else { return }

@@ -10,10 +10,8 @@ struct APIKeyDraft: Sendable {
 
     init(_ spec: APIKeySpec, now: Date) throws(APIKeyError) {
         let name = spec.name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...64).contains(name.count), !name.contains(where: { $0.isNewline }) else {
-            throw .invalidName(spec.name)
-        }
-        if let credits = spec.credits, credits < 0 { throw .invalidAmount(credits) }
+        guard Self.isValid(name: name) else { throw .invalidName(spec.name) }
+        if let credits = spec.credits, !(0...StoreMaxima.credits).contains(credits) { throw .invalidAmount(credits) }
         try APIKeyLimits.check([spec.requestsPerMinute, spec.burst, spec.maxInFlight])
         secret = APIKeySecret.generate()
         key = APIKey(
@@ -25,6 +23,19 @@ struct APIKeyDraft: Sendable {
     /// `key_` and 16 lowercase hex digits.
     static func newID() -> String {
         "key_" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16)).lowercased()
+    }
+
+    /// A name (already trimmed) is 1 to 64 characters with nothing invisible or
+    /// line-breaking that could disguise it in a list (control and format characters such
+    /// as U+202E or U+200F, line and paragraph separators), and does not look like a key
+    /// id, which lookups try first.
+    static func isValid(name: String) -> Bool {
+        (1...64).contains(name.count) && !name.contains(where: \.isNewline)
+            && APIKeyError.visible(name) == name && !looksLikeID(name)
+    }
+
+    static func looksLikeID(_ text: String) -> Bool {
+        text.hasPrefix("key_") && text.count == 20 && text.dropFirst(4).allSatisfy(\.isHexDigit)
     }
 }
 
@@ -50,18 +61,25 @@ extension APIKeyChange {
     }
 }
 
-/// The rule for a key's own limits: none negative (0 means no limit).
+/// The rule for a key's own limits: 0 (no limit) to ``StoreMaxima/limit``.
 enum APIKeyLimits {
     static func check(_ values: [Int?]) throws(APIKeyError) {
-        for case let value? in values where value < 0 { throw .invalidLimit(value) }
+        for case let value? in values where !(0...StoreMaxima.limit).contains(value) { throw .invalidLimit(value) }
     }
 }
 
-/// How a key is named in a command: by id, or by a name exactly one key has. The stores
-/// read the candidates; this decides.
+/// How a key is named in a command: by id, or by name. Names are unique among keys that
+/// are not revoked, so a name means its live key, or else the one revoked key that had it.
+/// The stores read the candidates (``nameCandidates`` of them, live ones first); this decides.
 enum APIKeyLookup {
+    /// How many keys with the name a store reads: enough to tell one from several.
+    static let nameCandidates = 2
+
     static func resolve(_ reference: String, byID: [APIKey], byName: () throws -> [APIKey]) throws -> APIKey {
-        let matches = byID.isEmpty ? try byName() : byID
+        if let key = byID.first { return key }
+        let named = try byName()
+        let live = named.filter { !$0.isRevoked }
+        let matches = live.isEmpty ? named : live
         guard matches.count <= 1 else { throw APIKeyError.ambiguous(reference) }
         guard let key = matches.first else { throw APIKeyError.notFound(reference) }
         return key
@@ -70,8 +88,8 @@ enum APIKeyLookup {
     static func resolve(
         _ reference: String, byID: [APIKey], byName: () async throws -> [APIKey]
     ) async throws -> APIKey {
-        let matches = byID.isEmpty ? try await byName() : byID
-        return try resolve(reference, byID: matches, byName: { [] })
+        let named = byID.isEmpty ? try await byName() : []
+        return try resolve(reference, byID: byID, byName: { named })
     }
 }
 

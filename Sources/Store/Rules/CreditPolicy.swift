@@ -2,12 +2,17 @@ import Foundation
 
 /// One movement of a key's credits. For a metered key the amounts always add up to its
 /// balance: a grant at creation, top-ups, a reservation per submitted request, then for
-/// each request either a settlement (0: the reservation stands) or a refund.
+/// each request either a settlement (0: the reservation stands) or a refund. Lines older
+/// than the retention are folded into one `summary` line per key (``LedgerFold``), which
+/// carries their sum forward.
 public struct CreditLedgerEntry: Sendable, Equatable {
     public enum Kind: String, Sendable, Equatable {
-        case grant, topUp = "top_up", reserve, settle, refund
+        case grant, topUp = "top_up", reserve, settle, refund, summary
     }
 
+    /// The line's place in the ledger: later lines have larger numbers. A page of the
+    /// ledger ends before one (``APIKeyAdministration/show(_:ledgerLimit:before:)``).
+    public var sequence: Int64
     public var kind: Kind
     public var amount: Int
     public var balanceAfter: Int
@@ -33,8 +38,9 @@ struct CreditMovement: Sendable, Equatable {
         /// refunding it: a job submitted while its key was unmetered reserved nothing,
         /// even if the key has been topped up since).
         case reserved
-        /// Always: a grant or a top-up, which makes an unmetered key metered.
-        case always
+        /// The balance after the movement stays at most this maximum: a grant or a top-up,
+        /// which makes an unmetered key metered (``StoreMaxima/credits``).
+        case balanceStaysWithin(Int)
     }
 
     var kind: CreditLedgerEntry.Kind
@@ -71,9 +77,27 @@ enum CreditPolicy {
             condition: .reserved)
     }
 
-    /// A starting balance (`.grant`, 0 allowed) or a top-up (`.topUp`, positive).
+    /// A starting balance (`.grant`, 0 allowed) or a top-up (`.topUp`, positive), at most
+    /// ``StoreMaxima/credits``, made only while the balance stays within that maximum.
     static func addition(_ amount: Int, kind: CreditLedgerEntry.Kind) throws(APIKeyError) -> CreditMovement {
-        guard amount > 0 || (kind == .grant && amount == 0) else { throw .invalidAmount(amount) }
-        return CreditMovement(kind: kind, amount: amount, requestID: nil, condition: .always)
+        guard amount > 0 || (kind == .grant && amount == 0), amount <= StoreMaxima.credits else {
+            throw .invalidAmount(amount)
+        }
+        return CreditMovement(
+            kind: kind, amount: amount, requestID: nil, condition: .balanceStaysWithin(StoreMaxima.credits))
+    }
+
+    /// Why a movement whose condition did not hold was not made, given the key's balance:
+    /// a reservation's shortfall, or an addition's excess; `nil` when that is no refusal (an
+    /// unmetered key reserves nothing; a closing without a reservation has nothing to do).
+    static func refusal(of movement: CreditMovement, balance: Int?) -> (any Error)? {
+        if let shortfall = shortfall(of: movement, balance: balance) { return shortfall }
+        return excess(of: movement, balance: balance)
+    }
+
+    /// Why an addition was not made: the key's balance would pass the maximum.
+    static func excess(of addition: CreditMovement, balance: Int?) -> APIKeyError? {
+        guard case .balanceStaysWithin(let maximum) = addition.condition else { return nil }
+        return .balanceTooLarge(balance: balance ?? 0, amount: addition.amount, maximum: maximum)
     }
 }

@@ -42,6 +42,9 @@ public struct JobState: Sendable, Equatable {
         case release(worker: String)
         /// The lease ran out at `now`: the worker is presumed dead.
         case leaseExpired(now: Date)
+        /// The job is withdrawn before any worker took it (its key was revoked or
+        /// disabled): FAILED with `error`, never run.
+        case cancel(error: String)
     }
 
     public enum Refusal: Error, Sendable, Equatable {
@@ -56,6 +59,11 @@ public struct JobState: Sendable, Equatable {
     /// The message a job gets when its workers died too often.
     public static func workerLostError(attempts: Int) -> String {
         "The job was abandoned: its worker stopped responding \(attempts) times."
+    }
+
+    /// The message of a QUEUED job whose key was revoked or disabled.
+    public static func cancelledError(keyRevoked: Bool) -> String {
+        "cancelled: the API key was \(keyRevoked ? "revoked" : "disabled")"
     }
 
     /// Applies `event`, or explains why it does not apply (the state is then unchanged).
@@ -100,6 +108,11 @@ public struct JobState: Sendable, Equatable {
             } else {
                 status = .queued
             }
+        case .cancel(let message):
+            guard status == .queued else { throw .invalidTransition(from: status) }
+            status = .failed
+            error = message
+            failureCode = .cancelled
         }
     }
 
@@ -123,6 +136,8 @@ public enum FailureCode: String, Sendable, Equatable, CaseIterable {
     case timedOut = "timed_out"
     /// Its workers kept dying.
     case workerLost = "worker_lost"
+    /// Withdrawn from the queue before it ran (its key was revoked or disabled).
+    case cancelled
     /// A bug.
     case `internal`
 }

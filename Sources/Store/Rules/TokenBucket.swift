@@ -37,12 +37,16 @@ public struct SubmitLimits: Sendable, Equatable {
     public var maxInFlight: Int
     /// QUEUED jobs the whole server accepts (backpressure).
     public var maxQueueLength: Int
+    /// Bytes of parameters (inline reference images included) the key's QUEUED jobs may
+    /// hold together.
+    public var maxQueuedBytes: Int
 
-    public init(perMinute: Int, burst: Int, maxInFlight: Int, maxQueueLength: Int) {
+    public init(perMinute: Int, burst: Int, maxInFlight: Int, maxQueueLength: Int, maxQueuedBytes: Int = 0) {
         self.perMinute = perMinute
         self.burst = burst
         self.maxInFlight = maxInFlight
         self.maxQueueLength = maxQueueLength
+        self.maxQueuedBytes = maxQueuedBytes
     }
 }
 
@@ -52,6 +56,7 @@ public struct RateLimited: Error, Sendable, Equatable {
         case requestsPerMinute = "requests per minute"
         case inFlight = "requests in flight"
         case queueLength = "queue length"
+        case queuedBytes = "queued bytes per key"
     }
 
     public let limit: Limit

@@ -44,8 +44,15 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
         return created ? CreatedAPIKey(key: draft.key, secret: draft.secret) : nil
     }
 
+    /// Inserts the key, unless a key that is not revoked has its name: SQLite runs one write
+    /// transaction at a time, so the check and the insert cannot race.
     private static func insert(_ draft: APIKeyDraft, in db: Database) throws {
         let key = draft.key
+        guard
+            try db.cachedValue(
+                Int.self, sql: "SELECT COUNT(*) FROM api_keys WHERE name = ? AND revoked_at IS NULL",
+                arguments: [key.name]) == 0
+        else { throw APIKeyError.nameTaken(key.name) }
         try db.cachedExecute(
             sql: """
                 INSERT INTO api_keys (id, name, key_hash, prefix, created_at, role, models, disabled, rpm, burst, max_in_flight)
@@ -56,15 +63,17 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
                 key.storedModels, key.isDisabled, key.requestsPerMinute, key.burst, key.maxInFlight,
             ])
         if let credits = key.credits {
-            try SQLiteRules.apply(
+            try SQLiteRules.require(
                 try CreditPolicy.addition(credits, kind: .grant), keyID: key.id, now: key.createdAt, in: db)
         }
     }
 
     public func update(_ reference: String, _ change: APIKeyChange) async throws -> APIKey {
         try change.check()
+        let now = clock.now()
         return try await changing { db in
-            let key = change.applied(to: try Self.find(db, reference))
+            let before = try Self.find(db, reference)
+            let key = change.applied(to: before)
             try db.cachedExecute(
                 sql: """
                     UPDATE api_keys SET role = ?, models = ?, disabled = ?, rpm = ?, burst = ?, max_in_flight = ?,
@@ -76,6 +85,10 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
                     key.role.rawValue, key.storedModels, key.isDisabled, key.requestsPerMinute, key.burst,
                     key.maxInFlight, change.touchesLimits, change.touchesLimits, key.id,
                 ])
+            if key.isDisabled && !before.isDisabled {
+                _ = try SQLiteJobStore.cancelQueued(
+                    db, keyID: key.id, error: JobState.cancelledError(keyRevoked: false), now: now)
+            }
             return key
         }
     }
@@ -85,7 +98,7 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
         let now = clock.now()
         return try await changing { db in
             let key = try Self.find(db, reference)
-            try SQLiteRules.apply(movement, keyID: key.id, now: now, in: db)
+            try SQLiteRules.require(movement, keyID: key.id, now: now, in: db)
             return try Self.find(db, key.id)
         }
     }
@@ -99,19 +112,26 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
                 try db.cachedExecute(
                     sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?",
                     arguments: [now.timeIntervalSince1970, key.id])
+                _ = try SQLiteJobStore.cancelQueued(
+                    db, keyID: key.id, error: JobState.cancelledError(keyRevoked: true), now: now)
             }
             return key
         }
     }
 
-    public func show(_ reference: String) async throws -> (key: APIKey, ledger: [CreditLedgerEntry]) {
+    public func show(
+        _ reference: String, ledgerLimit: Int?, before: Int64?
+    ) async throws -> (key: APIKey, ledger: [CreditLedgerEntry]) {
         try await pool.read { db in
             let key = try Self.find(db, reference)
             let ledger = try db.records(
                 CreditLedgerEntry.init(columns:),
-                sql: "SELECT \(CreditLedgerEntry.columns) FROM credit_ledger WHERE key_id = ? ORDER BY seq",
-                arguments: [key.id])
-            return (key, ledger)
+                sql: """
+                    SELECT \(CreditLedgerEntry.columns) FROM credit_ledger WHERE key_id = ? AND seq < ?
+                    ORDER BY seq DESC LIMIT ?
+                    """,
+                arguments: [key.id, before ?? Int64.max, ledgerLimit ?? -1])
+            return (key, ledger.reversed())
         }
     }
 
@@ -132,7 +152,7 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
         return value
     }
 
-    /// A key by id, or by name when exactly one key has it.
+    /// A key by id, or by name (``APIKeyLookup``).
     static func find(_ db: Database, _ reference: String) throws -> APIKey {
         try APIKeyLookup.resolve(
             reference,
@@ -141,7 +161,11 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
                 arguments: [reference]),
             byName: {
                 try db.records(
-                    APIKey.init(columns:), sql: "SELECT \(APIKey.columns) FROM api_keys WHERE name = ? LIMIT 2",
+                    APIKey.init(columns:),
+                    sql: """
+                        SELECT \(APIKey.columns) FROM api_keys WHERE name = ?
+                        ORDER BY revoked_at IS NOT NULL LIMIT \(APIKeyLookup.nameCandidates)
+                        """,
                     arguments: [reference])
             })
     }

@@ -15,11 +15,35 @@ public final class SQLiteDatabase: Sendable {
             // WAL with NORMAL sync survives a process crash (kill -9) without losing a
             // committed transaction; only an OS crash may lose the last few.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // The WAL grows to hold the largest transaction (a submission with inline images
+            // can be tens of MB) and keeps that size; past this limit it is cut back once
+            // checkpointed, so the space comes back as the main file's does.
+            try db.execute(sql: "PRAGMA journal_size_limit = \(Self.walSizeLimit)")
         }
         self.path = path
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+        try Self.useIncrementalVacuum(pool)
     }
+
+    /// Lets the file shrink when rows go (``SQLiteJobStore/reclaimSpace()``): SQLite frees
+    /// pages for reuse but never gives them back unless the database is in incremental
+    /// auto-vacuum mode, which an existing file enters only through one full VACUUM. That
+    /// VACUUM runs once, on the first open after the upgrade (outside any transaction, so
+    /// not as a migration step), and takes as long as copying the file.
+    static func useIncrementalVacuum(_ pool: DatabasePool) throws {
+        let incremental = 2
+        guard try pool.read({ db in try db.cachedValue(Int.self, sql: "PRAGMA auto_vacuum") }) != incremental else {
+            return
+        }
+        try pool.barrierWriteWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+            try db.execute(sql: "VACUUM")
+        }
+    }
+
+    /// Bytes the write-ahead log keeps between checkpoints: 16 MiB.
+    static let walSizeLimit = 16 * 1024 * 1024
 
     /// A read of the database file, or the error that stops it.
     public func ping() throws {
@@ -123,6 +147,37 @@ public final class SQLiteDatabase: Sendable {
         }
         migrator.registerMigration("v8-ledger-by-request") { db in
             try db.execute(sql: "CREATE INDEX credit_ledger_by_request ON credit_ledger(request_id)")
+        }
+        migrator.registerMigration("v9-bounded-credits") { db in
+            // Before balances were bounded, a sum past 2^63 made SQLite store a REAL that no
+            // read could take back as an integer. Such values, and any past the maximum, are
+            // clamped into range as integers (non-numbers become 0).
+            for (table, column, lowest) in [
+                ("api_keys", "credits", 0), ("credit_ledger", "balance_after", 0),
+                ("credit_ledger", "amount", -StoreMaxima.credits),
+            ] {
+                try db.execute(
+                    sql: """
+                        UPDATE \(table) SET \(column) = CASE
+                            WHEN typeof(\(column)) NOT IN ('integer', 'real') THEN 0
+                            WHEN \(column) > ? THEN ? WHEN \(column) < ? THEN ?
+                            ELSE CAST(\(column) AS INTEGER) END
+                        WHERE \(column) IS NOT NULL
+                        AND (typeof(\(column)) <> 'integer' OR \(column) > ? OR \(column) < ?)
+                        """,
+                    arguments: [
+                        StoreMaxima.credits, StoreMaxima.credits, lowest, lowest, StoreMaxima.credits, lowest,
+                    ])
+            }
+        }
+        migrator.registerMigration("v10-queued-bytes") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE jobs ADD COLUMN parameter_bytes INTEGER NOT NULL DEFAULT 0;
+                    UPDATE jobs SET parameter_bytes = COALESCE(
+                        (SELECT length(CAST(parameters AS BLOB)) FROM job_parameters WHERE job_parameters.id = jobs.id), 0)
+                    WHERE status IN ('QUEUED', 'PROCESSING');
+                    """)
         }
         return migrator
     }

@@ -24,19 +24,20 @@ public final class SQLiteJobStore: JobStore {
         let now = clock.now()
         return try await writer.write { db in
             if let limits = job.limits {
-                try SQLiteRules.admit(SubmitAdmission(limits: limits, now: now), keyID: job.keyID, in: db)
+                try SQLiteRules.admit(
+                    SubmitAdmission(limits: limits, now: now, bytes: job.parameterBytes), keyID: job.keyID, in: db)
             }
             if let reservation = CreditPolicy.reservation(for: job) {
-                try SQLiteRules.reserve(reservation, keyID: job.keyID, now: now, in: db)
+                try SQLiteRules.require(reservation, keyID: job.keyID, now: now, in: db)
             }
             try db.cachedExecute(
                 sql: """
-                    INSERT INTO jobs (id, key_id, model, seed, status, max_attempts, created_at, cost)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO jobs (id, key_id, model, seed, status, max_attempts, created_at, cost, parameter_bytes)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     job.id, job.keyID, job.model, job.seed, JobStatus.queued.rawValue, job.maxAttempts,
-                    now.timeIntervalSince1970, job.cost,
+                    now.timeIntervalSince1970, job.cost, job.parameterBytes,
                 ]
             )
             try db.cachedExecute(
@@ -163,6 +164,47 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    public func foldLedger(before cutoff: Date) async throws -> Int {
+        let fold = LedgerFold(cutoff: cutoff)
+        return try await pool.write { db in
+            var folded = 0
+            for keyID in try Self.keysWithOldLines(db, cutoff: cutoff) {
+                folded += try SQLiteRules.fold(fold, keyID: keyID, in: db)
+            }
+            return folded
+        }
+    }
+
+    private static func keysWithOldLines(_ db: Database, cutoff: Date) throws -> [String] {
+        try db.records(
+            { try $0.string(0) },
+            sql: "SELECT DISTINCT key_id FROM credit_ledger WHERE created_at < ? AND kind <> 'summary'",
+            arguments: [cutoff.timeIntervalSince1970])
+    }
+
+    /// Pages given back per step, and steps per call: a step holds the write lock for as
+    /// long as it moves its pages, so submissions wait at most that long; what one call
+    /// leaves, the next sweep takes.
+    static let vacuumStep = 2048
+    static let vacuumSteps = 16
+
+    public func reclaimSpace() async throws -> Int {
+        var reclaimed = 0
+        for _ in 0..<Self.vacuumSteps {
+            let step = try await pool.writeWithoutTransaction { db -> Int in
+                let free = try db.cachedValue(Int.self, sql: "PRAGMA freelist_count") ?? 0
+                guard free > 0 else { return 0 }
+                let pageSize = try db.cachedValue(Int.self, sql: "PRAGMA page_size") ?? 4096
+                try db.execute(sql: "PRAGMA incremental_vacuum(\(Self.vacuumStep))")
+                let left = try db.cachedValue(Int.self, sql: "PRAGMA freelist_count") ?? 0
+                return (free - left) * pageSize
+            }
+            guard step > 0 else { break }
+            reclaimed += step
+        }
+        return reclaimed
+    }
+
     public func image(key: String) async throws -> [UInt8]? {
         try pool.readNow { db in
             try db.cachedValue(Data.self, sql: "SELECT bytes FROM blobs WHERE key = ?", arguments: [key]).map {
@@ -175,7 +217,8 @@ public final class SQLiteJobStore: JobStore {
         try await pool.read { db in
             var counts: [JobStatus: Int] = [:]
             for row in try db.cachedRows(sql: "SELECT status, COUNT(*) AS n FROM jobs GROUP BY status") {
-                if let status = JobStatus(rawValue: row["status"]) { counts[status] = row["n"] }
+                let columns = SQLiteColumns(row)
+                if let status = JobStatus(rawValue: try columns.string(0)) { counts[status] = try columns.int(1) }
             }
             return counts
         }
@@ -206,6 +249,24 @@ public final class SQLiteJobStore: JobStore {
             try job.state.apply(.leaseExpired(now: now))
             try writeState(db, job: job, completedAt: job.status == .failed ? now : nil)
         }
+    }
+
+    /// Withdraws the key's QUEUED jobs (its key was revoked or disabled): each FAILS with
+    /// `error`, is refunded and loses its parameters, in the caller's transaction. Jobs a
+    /// worker already runs may finish.
+    static func cancelQueued(_ db: Database, keyID: String, error: String, now: Date) throws -> Int {
+        let queued = try db.records(
+            JobRecord.init(columns:),
+            sql: """
+                SELECT \(JobRecord.columns) FROM jobs WHERE key_id = ? AND status IN ('QUEUED', 'PROCESSING')
+                AND status = 'QUEUED'
+                """,
+            arguments: [keyID])
+        for var job in queued {
+            try job.state.apply(.cancel(error: error))
+            try writeState(db, job: job, completedAt: now)
+        }
+        return queued.count
     }
 
     private static func fetch(_ db: Database, id: String) throws -> JobRecord? {

@@ -1,21 +1,45 @@
 import Foundation
 import GRDB
 
-/// A GRDB row as a ``ColumnReader``.
+/// A GRDB row as a ``ColumnReader``. Every read goes through the raw `DatabaseValue` and
+/// throws ``UnreadableValue`` when it does not convert: GRDB's typed subscripts stop the
+/// process instead (a credit balance stored as an out-of-range REAL once did, on every
+/// request with that key).
 struct SQLiteColumns: ColumnReader {
     let row: Row
 
     init(_ row: Row) { self.row = row }
 
-    func string(_ index: Int) -> String { row[index] }
-    func optionalString(_ index: Int) -> String? { row[index] }
-    func int(_ index: Int) -> Int { row[index] }
-    func optionalInt(_ index: Int) -> Int? { row[index] }
-    func int64(_ index: Int) -> Int64 { row[index] }
-    func double(_ index: Int) -> Double { row[index] }
-    func optionalDouble(_ index: Int) -> Double? { row[index] }
+    func string(_ index: Int) throws -> String { try required(index) }
+    func optionalString(_ index: Int) throws -> String? { try optional(index) }
+    func int(_ index: Int) throws -> Int { try required(index) }
+    func optionalInt(_ index: Int) throws -> Int? { try optional(index) }
+    func int64(_ index: Int) throws -> Int64 { try required(index) }
+    func double(_ index: Int) throws -> Double { try required(index) }
+    func optionalDouble(_ index: Int) throws -> Double? { try optional(index) }
     /// SQLite has no booleans: 0 or 1.
-    func bool(_ index: Int) -> Bool { (row[index] as Int? ?? 0) != 0 }
+    func bool(_ index: Int) throws -> Bool { try (optional(index) as Int? ?? 0) != 0 }
+
+    func required<Value: DatabaseValueConvertible>(_ index: Int) throws -> Value {
+        guard let value: Value = try optional(index) else {
+            throw UnreadableValue(column: column(index), stored: "NULL", expected: "\(Value.self)")
+        }
+        return value
+    }
+
+    func optional<Value: DatabaseValueConvertible>(_ index: Int) throws -> Value? {
+        guard index < row.count else {
+            throw UnreadableValue(column: "#\(index)", stored: "nothing", expected: "\(Value.self)")
+        }
+        let stored: DatabaseValue = row[index]
+        if stored.isNull { return nil }
+        guard let value = Value.fromDatabaseValue(stored) else {
+            throw UnreadableValue(column: column(index), stored: "\(stored)", expected: "\(Value.self)")
+        }
+        return value
+    }
+
+    private func column(_ index: Int) -> String { row.columnNames.dropFirst(index).first ?? "#\(index)" }
 }
 
 extension Database {
@@ -34,10 +58,13 @@ extension Database {
         try Row.fetchAll(cachedStatement(sql: sql), arguments: arguments)
     }
 
+    /// The first column of the first row, if any (and not NULL); a value that does not
+    /// convert throws ``UnreadableValue``.
     func cachedValue<Value: DatabaseValueConvertible>(
         _ type: Value.Type, sql: String, arguments: StatementArguments = []
     ) throws -> Value? {
-        try Value.fetchOne(cachedStatement(sql: sql), arguments: arguments)
+        guard let row = try cachedRow(sql: sql, arguments: arguments) else { return nil }
+        return try SQLiteColumns(row).optional(0)
     }
 
     /// Rows decoded as a stored record.
@@ -66,10 +93,12 @@ enum SQLiteRules {
                     AND EXISTS (SELECT 1 FROM credit_ledger WHERE key_id = ? AND request_id = ? AND kind = 'reserve')
                     """,
                 arguments: [movement.amount, keyID, keyID, movement.requestID])
-        case .always:
+        case .balanceStaysWithin(let maximum):
+            // Compared without adding, so that no sum can overflow.
             try db.cachedExecute(
-                sql: "UPDATE api_keys SET credits = COALESCE(credits, 0) + ? WHERE id = ?",
-                arguments: [movement.amount, keyID])
+                sql:
+                    "UPDATE api_keys SET credits = COALESCE(credits, 0) + ? WHERE id = ? AND COALESCE(credits, 0) <= ?",
+                arguments: [movement.amount, keyID, maximum - movement.amount])
         }
         guard db.changesCount > 0 else { return false }
         try db.cachedExecute(
@@ -83,11 +112,40 @@ enum SQLiteRules {
         return true
     }
 
-    /// Reserves a submission's price, or throws ``InsufficientCredits``.
-    static func reserve(_ reservation: CreditMovement, keyID: String, now: Date, in db: Database) throws {
-        guard try !apply(reservation, keyID: keyID, now: now, in: db) else { return }
-        if let shortfall = CreditPolicy.shortfall(of: reservation, balance: try balance(keyID: keyID, in: db)) {
-            throw shortfall
+    /// Folds the key's old ledger lines into one summary line as ``LedgerFold`` decides;
+    /// returns how many lines went.
+    static func fold(_ fold: LedgerFold, keyID: String, in db: Database) throws -> Int {
+        let open = try db.cachedValue(
+            Int64.self,
+            sql: """
+                SELECT MIN(credit_ledger.seq) FROM jobs
+                JOIN credit_ledger ON credit_ledger.request_id = jobs.id AND credit_ledger.kind = 'reserve'
+                WHERE jobs.key_id = ? AND jobs.status IN ('QUEUED', 'PROCESSING')
+                """, arguments: [keyID])
+        guard
+            let end = try db.cachedValue(
+                Int64.self, sql: "SELECT MAX(seq) FROM credit_ledger WHERE key_id = ? AND created_at < ? AND seq < ?",
+                arguments: [keyID, fold.cutoff.timeIntervalSince1970, fold.limit(oldestOpenReservation: open)]),
+            let row = try db.cachedRow(
+                sql: "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM credit_ledger WHERE key_id = ? AND seq <= ?",
+                arguments: [keyID, end])
+        else { return 0 }
+        let lines = try SQLiteColumns(row).int(0)
+        guard fold.folds(lines: lines) else { return 0 }
+        try db.cachedExecute(
+            sql: "UPDATE credit_ledger SET kind = 'summary', amount = ?, request_id = NULL WHERE seq = ?",
+            arguments: [try SQLiteColumns(row).int(1), end])
+        try db.cachedExecute(sql: "DELETE FROM credit_ledger WHERE key_id = ? AND seq < ?", arguments: [keyID, end])
+        return lines - 1
+    }
+
+    /// Makes a reservation, a grant or a top-up, or throws why not
+    /// (``CreditPolicy/refusal(of:balance:)``: ``InsufficientCredits``, or
+    /// ``APIKeyError/balanceTooLarge(balance:amount:maximum:)``).
+    static func require(_ movement: CreditMovement, keyID: String, now: Date, in db: Database) throws {
+        guard try !apply(movement, keyID: keyID, now: now, in: db) else { return }
+        if let refusal = CreditPolicy.refusal(of: movement, balance: try balance(keyID: keyID, in: db)) {
+            throw refusal
         }
     }
 
@@ -118,12 +176,24 @@ enum SQLiteRules {
                             SELECT 1 FROM jobs WHERE key_id = ? AND status IN ('QUEUED', 'PROCESSING') LIMIT ?)
                         """, arguments: [keyID, limit]) ?? 0
         }
+        if admission.queuedBytesLimit != nil {
+            // The condition repeats the partial index's, so that SQLite uses it.
+            facts.queuedBytes =
+                try db.cachedValue(
+                    Int.self,
+                    sql: """
+                        SELECT COALESCE(SUM(CASE WHEN status = 'QUEUED' THEN parameter_bytes ELSE 0 END), 0)
+                        FROM jobs WHERE key_id = ? AND status IN ('QUEUED', 'PROCESSING')
+                        """, arguments: [keyID]) ?? 0
+        }
         if admission.usesBucket,
             let row = try db.cachedRow(
-                sql: "SELECT bucket_tokens, bucket_updated_at FROM api_keys WHERE id = ?", arguments: [keyID]),
-            let tokens = row[0] as Double?, let updated = row[1] as Double?
+                sql: "SELECT bucket_tokens, bucket_updated_at FROM api_keys WHERE id = ?", arguments: [keyID])
         {
-            facts.bucket = TokenBucket(tokens: tokens, updatedAt: Date(timeIntervalSince1970: updated))
+            let columns = SQLiteColumns(row)
+            if let tokens = try columns.optionalDouble(0), let updated = try columns.optionalDate(1) {
+                facts.bucket = TokenBucket(tokens: tokens, updatedAt: updated)
+            }
         }
         guard let bucket = try admission.decide(facts) else { return }
         try db.cachedExecute(

@@ -1,0 +1,64 @@
+import Foundation
+import NanoBananaAPI
+import Testing
+
+@testable import Store
+
+@Suite("Revoking or disabling a key withdraws its queued jobs, for every store")
+struct KeyCancellationTests {
+    func job(_ id: String, key: String) -> NewJob {
+        NewJob(id: id, keyID: key, model: "m", parameters: #"{"prompt":"x"}"#, seed: 1, maxAttempts: 3, cost: 10)
+    }
+
+    @Test(
+        "revoking FAILS the key's QUEUED jobs as cancelled and refunds them; a PROCESSING one may finish",
+        arguments: TestBackend.all)
+    func revoke(backend: TestBackend) async throws {
+        let stores = try await backend.stores(clock: ManualWallClock())
+        let key = try await stores.keys.create(name: "k", credits: 100).key
+        let other = try await stores.keys.create(name: "other", credits: 100).key
+        for id in ["running", "waiting1", "waiting2"] { _ = try await stores.jobs.enqueue(job(id, key: key.id)) }
+        _ = try await stores.jobs.enqueue(job("bystander", key: other.id))
+        #expect(try await stores.jobs.claim(worker: "w", lease: 30)?.id == "running")
+        #expect(try await stores.keys.balance(keyID: key.id) == 70)
+
+        _ = try await stores.keys.revoke("k")
+        for id in ["waiting1", "waiting2"] {
+            let cancelled = try #require(try await stores.jobs.job(id: id))
+            #expect(cancelled.status == .failed)
+            #expect(cancelled.state.error == "cancelled: the API key was revoked")
+            #expect(cancelled.state.failureCode == .cancelled)
+            #expect(cancelled.completedAt != nil)
+        }
+        #expect(try await stores.keys.balance(keyID: key.id) == 90)
+        #expect(try await stores.integer("SELECT count(*) FROM job_parameters WHERE id LIKE 'waiting%'") == 0)
+        // The running job finishes and is settled; the other key's job is untouched.
+        #expect(try await stores.jobs.complete(jobID: "running", worker: "w", output: sampleOutput, image: [1]))
+        #expect(try await stores.keys.balance(keyID: key.id) == 90)
+        #expect(try await stores.jobs.job(id: "bystander")?.status == .queued)
+        #expect(try await stores.jobs.claim(worker: "w", lease: 30)?.id == "bystander")
+        let ledger = try await stores.keys.show(key.id).ledger
+        #expect(ledger.map(\.kind) == [.grant, .reserve, .reserve, .reserve, .refund, .refund, .settle])
+        #expect(ledger.reduce(0) { $0 + $1.amount } == 90)
+        // Revoking again changes nothing.
+        _ = try await stores.keys.revoke(key.id)
+        #expect(try await stores.keys.balance(keyID: key.id) == 90)
+    }
+
+    @Test("disabling FAILS the key's QUEUED jobs as cancelled and refunds them", arguments: TestBackend.all)
+    func disable(backend: TestBackend) async throws {
+        let stores = try await backend.stores(clock: ManualWallClock())
+        let key = try await stores.keys.create(name: "k", credits: 100).key
+        for id in ["a", "b"] { _ = try await stores.jobs.enqueue(job(id, key: key.id)) }
+        // Other changes leave the queue alone.
+        _ = try await stores.keys.setLimits("k", requestsPerMinute: 5, burst: nil, maxInFlight: nil)
+        #expect(try await stores.jobs.counts() == [.queued: 2])
+        _ = try await stores.keys.setAccess("k", role: nil, allowedModels: nil, disabled: true)
+        #expect(try await stores.jobs.counts() == [.failed: 2])
+        #expect(try await stores.jobs.job(id: "a")?.state.error == "cancelled: the API key was disabled")
+        #expect(try await stores.keys.balance(keyID: key.id) == 100)
+        // Enabling it again does not bring them back.
+        _ = try await stores.keys.setAccess("k", role: nil, allowedModels: nil, disabled: false)
+        #expect(try await stores.jobs.claim(worker: "w", lease: 30) == nil)
+    }
+}
