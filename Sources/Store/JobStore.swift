@@ -55,6 +55,11 @@ public protocol JobStore: JobReader, JobQueue {
     /// (``CreditPolicy``), in one transaction.
     func enqueue(_ job: NewJob) async throws -> JobRecord
 
+    /// Withdraws a job no worker has taken yet (its v1 client went away): FAILED with
+    /// `error` (``JobState/Event/cancel(error:)``) and refunded, never run. `false` when it
+    /// is running or has ended.
+    func cancelQueued(jobID: String, error: String) async throws -> Bool
+
     /// Ends every lease at once, so the jobs are claimed again. For a single-node store at
     /// start-up, when any PROCESSING job belonged to a process that is gone.
     func expireAllLeases() async throws -> Int

@@ -10,6 +10,9 @@ struct CancellationSensitiveStore: JobStore {
     let base: any JobStore
 
     func enqueue(_ job: NewJob) async throws -> JobRecord { try await base.enqueue(job) }
+    func cancelQueued(jobID: String, error: String) async throws -> Bool {
+        try await base.cancelQueued(jobID: jobID, error: error)
+    }
 
     func claim(worker: String, lease: TimeInterval) async throws -> ClaimedJob? {
         try await base.claim(worker: worker, lease: lease)

@@ -45,6 +45,26 @@ struct KeyCancellationTests {
         #expect(try await stores.keys.balance(keyID: key.id) == 90)
     }
 
+    @Test(
+        "one QUEUED job withdrawn (its v1 client left) FAILS and is refunded; a running or ended one is not",
+        arguments: TestBackend.all)
+    func cancelOne(backend: TestBackend) async throws {
+        let stores = try await backend.stores(clock: ManualWallClock())
+        let key = try await stores.keys.create(name: "k", credits: 100).key
+        for id in ["running", "waiting"] { _ = try await stores.jobs.enqueue(job(id, key: key.id)) }
+        #expect(try await stores.jobs.claim(worker: "w", lease: 30)?.id == "running")
+        #expect(try await stores.jobs.cancelQueued(jobID: "waiting", error: JobState.clientGoneError))
+        let cancelled = try #require(try await stores.jobs.job(id: "waiting"))
+        #expect(cancelled.status == .failed && cancelled.state.failureCode == .cancelled)
+        #expect(cancelled.state.error == JobState.clientGoneError)
+        #expect(try await stores.keys.balance(keyID: key.id) == 90)
+        #expect(try await !stores.jobs.cancelQueued(jobID: "running", error: "x"))
+        #expect(try await !stores.jobs.cancelQueued(jobID: "waiting", error: "x"))
+        #expect(try await !stores.jobs.cancelQueued(jobID: "nonexistent", error: "x"))
+        #expect(try await stores.keys.balance(keyID: key.id) == 90)
+        #expect(try await stores.jobs.job(id: "running")?.status == .processing)
+    }
+
     @Test("disabling FAILS the key's QUEUED jobs as cancelled and refunds them", arguments: TestBackend.all)
     func disable(backend: TestBackend) async throws {
         let stores = try await backend.stores(clock: ManualWallClock())

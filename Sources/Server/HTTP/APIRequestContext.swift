@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 import Store
 
 /// The request context of every route: the core storage plus the authenticated key.
@@ -6,9 +7,13 @@ public struct APIRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by ``APIKeyMiddleware`` on authenticated routes.
     public var apiKey: APIKey?
+    /// The connection the request came on: its close tells a waiting route that the client
+    /// has gone.
+    let channel: any Channel
 
     public init(source: Source) {
         coreContext = .init(source: source)
+        channel = source.channel
     }
 
     /// Bodies are read explicitly with the configured limit; this bounds Hummingbird's own

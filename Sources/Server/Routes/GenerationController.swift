@@ -31,12 +31,23 @@ struct GenerationController: Sendable {
         return .json(body)
     }
 
+    /// Waits for the job while watching the connection: a client that leaves while its job
+    /// is QUEUED gets it withdrawn (``QueuedJobWithdrawal``).
+    private func waitWatchingClient(
+        for jobID: String, context: APIRequestContext
+    ) async throws -> CompletionWaiter.Outcome {
+        let withdrawal = QueuedJobWithdrawal(jobID: jobID, jobs: submitter.jobs, hub: hub)
+        defer { withdrawal.disarm() }
+        await context.channel.clientDeparture()?.whenSuccess { withdrawal.clientLeft() }
+        return try await completions.wait(for: jobID, timeout: .seconds(syncTimeout))
+    }
+
     @Sendable func runSync(_ request: Request, context: APIRequestContext) async throws -> Response {
         let key = try context.requireKey()
         let model = try context.parameters.require("model")
         let submitted = try await submitter.submit(model: model, request: request, key: key, expectingCompletion: true)
         defer { hub.forget(submitted.id) }
-        let outcome = try await completions.wait(for: submitted.id, timeout: .seconds(syncTimeout))
+        let outcome = try await waitWatchingClient(for: submitted.id, context: context)
 
         guard let job = try await views.jobs.job(id: submitted.id) else {
             throw APIError.notFound("Request '\(submitted.id)' expired before it could be returned.")

@@ -108,6 +108,10 @@ public final class PostgresJobStore: JobStore {
         try await transition(jobID: jobID, event: .release(worker: worker))
     }
 
+    public func cancelQueued(jobID: String, error: String) async throws -> Bool {
+        try await transition(jobID: jobID, event: .cancel(error: error))
+    }
+
     /// Ends every lease at once. Only for a store one node uses: in a cluster, the other
     /// nodes' running jobs would be taken from them. `nano-banana` never calls it on PostgreSQL.
     public func expireAllLeases() async throws -> Int {

@@ -66,6 +66,9 @@ public struct JobState: Sendable, Equatable {
         "cancelled: the API key was \(keyRevoked ? "revoked" : "disabled")"
     }
 
+    /// The message of a QUEUED job whose v1 client disconnected before it started.
+    public static let clientGoneError = "cancelled: the client disconnected before the job started"
+
     /// Applies `event`, or explains why it does not apply (the state is then unchanged).
     public mutating func apply(_ event: Event) throws(Refusal) {
         switch event {

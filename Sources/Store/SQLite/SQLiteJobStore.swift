@@ -124,6 +124,10 @@ public final class SQLiteJobStore: JobStore {
         try await transition(jobID: jobID, event: .release(worker: worker))
     }
 
+    public func cancelQueued(jobID: String, error: String) async throws -> Bool {
+        try await transition(jobID: jobID, event: .cancel(error: error))
+    }
+
     public func expireAllLeases() async throws -> Int {
         defer { leaseSweep.reset() }
         return try pool.writeNow { db in
