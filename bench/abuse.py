@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import os
 import resource
-import select
 import socket
 import struct
 import subprocess
@@ -259,10 +258,15 @@ class Round:
                     health_failures += 1
                 for s in list(sockets):
                     try:
-                        readable, _, _ = select.select([s], [], [], 0)
-                        if readable and not s.recv(4096, socket.MSG_DONTWAIT):
-                            raise ConnectionError
-                        s.send(b"X")
+                        if not s.recv(4096, socket.MSG_DONTWAIT):
+                            raise ConnectionError  # closed by the server
+                        # An answer (a 408, say): the server is closing it; read on.
+                    except BlockingIOError:
+                        try:
+                            s.send(b"X")
+                        except OSError:
+                            s.close()
+                            sockets.remove(s)
                     except (OSError, ConnectionError):
                         s.close()
                         sockets.remove(s)

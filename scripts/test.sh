@@ -36,3 +36,6 @@ NANO_BANANA_TEST_ROUTES_ON_POSTGRES=1 swift test --skip-build --filter ServerTes
 
 echo "==> segmind Python SDK suite"
 bash scripts/sdk-tests.sh
+
+echo "==> abuse round: peak RSS and open connections under hostile clients (bench/abuse.py)"
+NANO_BANANA_BIN="$(pwd)/.build/debug/nano-banana" .build/sdk-venv/bin/python bench/abuse.py
