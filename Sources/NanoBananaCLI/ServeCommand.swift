@@ -90,6 +90,8 @@ struct ServeCommand: AsyncParsableCommand {
             valueName: "n"))
     var maxQueue: String?
 
+    @OptionGroup(title: "Connections") var connections: ServerConnectionOptions
+
     @OptionGroup var node: NodeOptions
 
     func run() async throws {
@@ -105,6 +107,7 @@ struct ServeCommand: AsyncParsableCommand {
             values.override(.burst, with: burst)
             values.override(.maxInFlight, with: maxInFlight)
             values.override(.maxQueue, with: maxQueue)
+            connections.override(&values)
         }
         if !configuration.runsWorkers {
             guard configuration.storeURL != nil else {

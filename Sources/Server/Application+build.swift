@@ -18,6 +18,7 @@ public func buildApplication(
     let router = buildRouter(components, logger: logger)
     var app = Application(
         router: router,
+        server: .guardedHTTP1(configuration.connections, count: components.connections, logger: logger),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: "nano-banana"),
         services: buildServices(components, logger: logger, whenPrepared: whenPrepared),

@@ -1,0 +1,23 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+
+extension HTTPServerBuilder {
+    /// Hummingbird's HTTP/1.1 server with this server's connection hygiene: the cap on
+    /// open connections and the timeouts of ``ConnectionLimits``, as handlers after the
+    /// HTTP codec. `count` counts the open
+    /// connections against `limits.maxConnections`.
+    static func guardedHTTP1(_ limits: ConnectionLimits, count: ConnectionCount, logger: Logger) -> HTTPServerBuilder {
+        // Configured timeouts are at most ten years: far inside `TimeAmount`'s nanoseconds.
+        func amount(_ seconds: Double) -> TimeAmount { .nanoseconds(Int64(seconds * 1_000_000_000)) }
+        let timeouts = ConnectionDeadlines.Timeouts(
+            idle: amount(limits.idleTimeout), header: amount(limits.headerTimeout),
+            bodyRead: amount(limits.bodyReadTimeout), write: amount(limits.writeTimeout))
+        return .http1(
+            configuration: .init(
+                additionalChannelHandlers: [
+                    ConnectionCapHandler(count: count, logger: logger),
+                    ConnectionDeadlineHandler(timeouts: timeouts, logger: logger),
+                ]))
+    }
+}
