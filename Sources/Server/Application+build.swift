@@ -95,7 +95,10 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
         try await components.checkStore()
         return Response.json(["status": "ok"])
     }
-    FilesController(jobs: components.finished, signer: components.signer, clock: components.clock).addRoutes(to: router)
+    // One copy of an image however many responses send it.
+    let served = ServedImages()
+    FilesController(jobs: components.finished, signer: components.signer, clock: components.clock, served: served)
+        .addRoutes(to: router)
 
     let authenticated = APIKeyMiddleware(keys: components.authenticator)
     let v1 = router.group("v1").add(middleware: authenticated)
@@ -105,7 +108,7 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
         to: router.group("admin").add(middleware: authenticated).add(middleware: AdminOnlyMiddleware()))
     GenerationController(
         submitter: submitter, views: views, hub: components.hub, completions: components.completions, urls: urls,
-        syncTimeout: configuration.syncTimeout
+        served: served, syncTimeout: configuration.syncTimeout
     ).addRoutes(v1: v1, v2: v2)
     return router
 }

@@ -52,6 +52,38 @@ struct ConnectionHygieneTests {
         }
     }
 
+    @Test("a client that stops reading its image is closed at the write timeout; the server stops sending")
+    func nonReadingClients() async throws {
+        let size = 8 * 1024 * 1024
+        try await TestServer.run(
+            .live, configure: { $0.connections.writeTimeout = 0.5 }, engine: BulkyEngine(size: size)
+        ) { server, client in
+            let port = try #require(client.port)
+            let id = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x"}"#, key: server.key)
+                .decoded(SubmitBody.self).requestID
+            _ = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(30))
+            let link = pathAndQuery(
+                try await client.get("/v2/requests/\(id)", key: server.key).decoded(ResultBody.self).output)
+
+            let connections = server.components.connections
+            let before = connections.current
+            var stalled: [RawClient] = []
+            for _ in 0..<3 {
+                let client = try await RawClient.connect(port: port, reading: false)
+                try await client.send("GET \(link) HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                stalled.append(client)
+            }
+            #expect(await waitUntil(.seconds(10)) { connections.current == before + 3 })
+            // None reads: each is closed once its buffer has stayed full for the write timeout.
+            #expect(await waitUntil(.seconds(30)) { connections.current == before })
+            for stalledClient in stalled {
+                try await stalledClient.startReading()
+                #expect(await stalledClient.closed(within: .seconds(30)))
+                #expect(stalledClient.bytes.count < size)
+            }
+        }
+    }
+
     @Test("past the connection cap a connection is answered 503 in JSON and closed; below it all is served")
     func cap() async throws {
         try await TestServer.run(.live, configure: withoutWorkers { $0.maxConnections = 3 }) { server, client in
@@ -79,6 +111,37 @@ struct ConnectionHygieneTests {
             for connection in held { await connection.close() }
         }
     }
+
+    @Test("responses that send one image share one copy, loaded once, released when they are done")
+    func sharedImage() async throws {
+        let served = ServedImages()
+        let loads = Locked(0)
+        var first = try await served.image(key: "a.png") {
+            loads.withLock { $0 += 1 }
+            return [UInt8](repeating: 7, count: 1000)
+        }
+        var second = try await served.image(key: "a.png") {
+            loads.withLock { $0 += 1 }
+            return [1]
+        }
+        #expect(first != nil && first === second)
+        #expect(loads.withLock { $0 } == 1)
+        #expect(served.count == 1)
+        first = nil
+        second = nil
+        #expect(served.count == 0)
+    }
+
+    @Test("an image body is written in 64 KiB slices, each once the last was taken")
+    func slices() async throws {
+        let bytes = (0..<200_000).map { UInt8(truncatingIfNeeded: $0) }
+        let writer = CollectingWriter()
+        try await ResponseBody.inSlices(ServedImages.Image(ByteBuffer(bytes: bytes))).write(writer)
+        let writes = writer.writes.withLock { $0 }
+        #expect(writes.map(\.readableBytes) == [65536, 65536, 65536, 3392])
+        #expect(writes.flatMap { Array($0.readableBytesView) } == bytes)
+        #expect(writer.finished.withLock { $0 })
+    }
 }
 
 /// A configuration without workers, its connection limits changed by `change`.
@@ -88,5 +151,28 @@ private func withoutWorkers(
     { configuration in
         configuration.runsWorkers = false
         change(&configuration.connections)
+    }
+}
+
+/// A response body writer that keeps each buffer it is given (in references: the body
+/// writes through copies of it).
+private struct CollectingWriter: ResponseBodyWriter {
+    let writes = Locked<[ByteBuffer]>([])
+    let finished = Locked(false)
+
+    mutating func write(_ buffer: ByteBuffer) async throws { writes.withLock { $0.append(buffer) } }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws { finished.withLock { $0 = true } }
+}
+
+/// An engine whose every image is `size` bytes: a large result without the time to render one.
+private struct BulkyEngine: ImageEngine {
+    let name = "bulky"
+    let size: Int
+
+    func generate(_ request: GenerationRequest) async throws -> GeneratedImage {
+        GeneratedImage(
+            bytes: [0xFF, 0xD8] + [UInt8](repeating: 0x55, count: size - 4) + [0xFF, 0xD9], format: .jpg, width: 1,
+            height: 1, text: nil)
     }
 }
