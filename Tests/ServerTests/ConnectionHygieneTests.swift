@@ -43,12 +43,18 @@ struct ConnectionHygieneTests {
         }
     }
 
-    @Test("a body that stops arriving is cut off at the body read timeout")
+    @Test("a body that stops arriving is cut off at the body read timeout, logged at debug, not as an error")
     func slowBody() async throws {
-        try await TestServer.run(.live, configure: withoutWorkers { $0.bodyReadTimeout = 0.3 }) { server, client in
+        let logs = LogRecorder()
+        try await TestServer.run(
+            .live,
+            configure: withoutWorkers { $0.bodyReadTimeout = 0.3 }, logs: logs
+        ) { server, client in
             let slow = try await RawClient.connect(port: try #require(client.port))
             try await slow.sendSubmit(key: server.key, framing: "Content-Length: 100", body: #"{"prompt":"#)
             #expect(await slow.closed(within: .seconds(10)))
+            #expect(await waitUntil(.seconds(10)) { logs.logged.contains { $0.message.contains("went away") } })
+            #expect(logs.logged.filter { $0.level >= .error }.map(\.message) == [])
         }
     }
 

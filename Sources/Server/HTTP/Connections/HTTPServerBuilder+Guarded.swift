@@ -4,8 +4,8 @@ import NIOCore
 
 extension HTTPServerBuilder {
     /// Hummingbird's HTTP/1.1 server with this server's connection hygiene: the cap on
-    /// open connections and the timeouts of ``ConnectionLimits``, as handlers after the
-    /// HTTP codec. `count` counts the open
+    /// open connections, JSON 400s for malformed requests and the timeouts of
+    /// ``ConnectionLimits``, as handlers after the HTTP codec. `count` counts the open
     /// connections against `limits.maxConnections`.
     static func guardedHTTP1(_ limits: ConnectionLimits, count: ConnectionCount, logger: Logger) -> HTTPServerBuilder {
         // Configured timeouts are at most ten years: far inside `TimeAmount`'s nanoseconds.
@@ -16,7 +16,7 @@ extension HTTPServerBuilder {
         return .http1(
             configuration: .init(
                 additionalChannelHandlers: [
-                    ConnectionCapHandler(count: count, logger: logger),
+                    ConnectionCapHandler(count: count, logger: logger), MalformedRequestHandler(logger: logger),
                     ConnectionDeadlineHandler(timeouts: timeouts, logger: logger),
                 ]))
     }
