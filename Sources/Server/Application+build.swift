@@ -86,7 +86,9 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
         allowedFetchHosts: Set(configuration.allowedFetchHosts.map { $0.lowercased() }), prices: configuration.prices,
         limits: configuration.limits)
 
-    let router = Router(context: APIRequestContext.self)
+    // HEAD on every GET route (the health checks among them): the GET's status and
+    // headers, without its body.
+    let router = Router(context: APIRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: JSONErrorMiddleware(maxBodyBytes: configuration.maxBodyBytes))
     router.get("healthz") { _, _ in Response.json(["status": "ok"]) }
     // Readiness for a load balancer: the process is up *and* reaches its store (503 with a

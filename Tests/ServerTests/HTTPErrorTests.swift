@@ -7,8 +7,8 @@ import Testing
 
 @testable import Server
 
-/// Requests that are not valid HTTP, answered as every other error is: a status and
-/// `{"error": …}`.
+/// Requests that are not valid HTTP, and bodies the JSON routes refuse, answered as every
+/// other error is: a status and `{"error": …}`.
 @Suite("HTTP errors")
 struct HTTPErrorTests {
     @Test(
@@ -83,6 +83,94 @@ struct HTTPErrorTests {
             await raw.close()
             #expect(await waitUntil(.seconds(10)) { logs.logged.contains { $0.message.contains("went away") } })
             #expect(logs.logged.filter { $0.level >= .error }.map(\.message) == [])
+        }
+    }
+
+    @Test("HEAD on the health routes answers as GET does, without a body", arguments: ["/healthz", "/readyz"])
+    func head(path: String) async throws {
+        try await TestServer.run(configure: { $0.runsWorkers = false }) { _, client in
+            let response = try await client.execute(uri: path, method: .head)
+            #expect(response.status == .ok)
+            #expect(response.body.readableBytes == 0)
+        }
+    }
+
+    @Test("a body declared as something else than JSON is 415; form-encoded and untyped bodies are read as JSON")
+    func contentType() async throws {
+        try await TestServer.run(configure: { $0.runsWorkers = false }) { server, client in
+            func submit(_ type: String?) async throws -> TestResponse {
+                var headers: HTTPFields = [.apiKey: server.key]
+                headers[.contentType] = type
+                return try await client.execute(
+                    uri: "/v2/nano-banana-2", method: .post, headers: headers,
+                    body: ByteBuffer(string: #"{"prompt":"x"}"#))
+            }
+            for type in ["text/plain", "multipart/form-data; boundary=x", "application/xml"] {
+                let refused = try await submit(type)
+                #expect(refused.status == .unsupportedMediaType)
+                #expect(refused.errorMessage?.contains("application/json") == true)
+            }
+            for type in [
+                nil, "application/json", "application/json; charset=utf-8", "application/x-www-form-urlencoded",
+            ] {
+                #expect(try await submit(type).status == .ok, "\(type ?? "no type")")
+            }
+            let root = try await server.components.keys.create(name: "root")
+            _ = try await server.components.keys.setAccess(root.key.id, role: .admin, allowedModels: nil, disabled: nil)
+            let admin = try await client.execute(
+                uri: "/admin/keys", method: .post, headers: [.apiKey: root.secret, .contentType: "text/plain"],
+                body: ByteBuffer(string: #"{"name":"x"}"#))
+            #expect(admin.status == .unsupportedMediaType)
+        }
+    }
+
+    @Test(
+        "a field sent twice is refused with 400 naming it",
+        arguments: [#"{"prompt":"x","prompt":"forbidden"}"#, #"{"prompt":"x","seed":1,"\u0073eed":"two"}"#])
+    func duplicateField(json: String) async throws {
+        try await TestServer.run(configure: { $0.runsWorkers = false }) { server, client in
+            for path in ["/v1/nano-banana-2", "/v2/nano-banana-2"] {
+                let response = try await client.post(path, json: json, key: server.key)
+                #expect(response.status == .badRequest)
+                #expect(response.errorMessage?.contains("appears more than once") == true)
+            }
+        }
+    }
+
+    @Test("an unknown field's name is quoted back cut to 64 characters")
+    func longUnknownField() async throws {
+        try await TestServer.run(configure: { $0.runsWorkers = false }) { server, client in
+            let name = String(repeating: "n", count: 100_000)
+            let response = try await client.post(
+                "/v2/nano-banana-2", json: #"{"prompt":"x","\#(name)":1}"#, key: server.key)
+            #expect(response.status == .badRequest)
+            let message = try #require(response.errorMessage)
+            #expect(message.contains("'" + String(repeating: "n", count: 64) + "…'"))
+            #expect(message.count < 400)
+        }
+    }
+
+    @Test("a signed link has one spelling: upper-case hex, a signed or zero-padded expiry are 403")
+    func canonicalLink() async throws {
+        try await TestServer.run { server, client in
+            let id = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x"}"#, key: server.key)
+                .decoded(SubmitBody.self).requestID
+            _ = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(30))
+            let link = pathAndQuery(
+                try await client.get("/v2/requests/\(id)", key: server.key).decoded(ResultBody.self).output)
+            #expect(try await client.get(link, key: nil).status == .ok)
+            let parts = try #require(URLComponents(string: link))
+            let expires = try #require(parts.queryItems?.first { $0.name == "expires" }?.value)
+            let signature = try #require(parts.queryItems?.first { $0.name == "signature" }?.value)
+            let path = parts.path
+            for variant in [
+                "\(path)?expires=\(expires)&signature=\(signature.uppercased())",
+                "\(path)?expires=%2B\(expires)&signature=\(signature)",
+                "\(path)?expires=0\(expires)&signature=\(signature)",
+            ] {
+                let response = try await client.get(variant, key: nil)
+                #expect(response.status == .forbidden, "\(variant)")
+            }
         }
     }
 }

@@ -48,7 +48,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     private func message(for error: HTTPError, request: Request) -> String {
         switch error.status {
         case .notFound:
-            return "Not found: there is no route \(request.method) \(request.uri.path)."
+            return "Not found: there is no route \(request.method) \(ErrorBody.echo(request.uri.path))."
         case .contentTooLarge:
             return tooLargeMessage
         default:
