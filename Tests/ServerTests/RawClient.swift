@@ -22,10 +22,18 @@ final class RawClient: Sendable {
 
     private final class Collector: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
         let received: Received
+        let greeting: [UInt8]
 
-        init(_ received: Received) {
+        init(_ received: Received, greeting: [UInt8]) {
             self.received = received
+            self.greeting = greeting
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            if !greeting.isEmpty { context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: greeting)), promise: nil) }
+            context.fireChannelActive()
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -46,15 +54,16 @@ final class RawClient: Sendable {
         self.received = received
     }
 
-    /// Connects to `127.0.0.1:port`. A client that is not `reading` leaves what the server
-    /// sends in a small receive buffer (4 KiB) and reads none of it.
-    static func connect(port: Int, reading: Bool = true) async throws -> RawClient {
+    /// Connects to `127.0.0.1:port` and sends `greeting` as soon as it is connected (no
+    /// gap in which a short timeout could run out). A client that is not `reading` leaves
+    /// what the server sends in a small receive buffer (4 KiB) and reads none of it.
+    static func connect(port: Int, reading: Bool = true, greeting: String = "") async throws -> RawClient {
         let received = Received()
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.autoRead, value: reading)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Collector(received))
+                    try channel.pipeline.syncOperations.addHandler(Collector(received, greeting: Array(greeting.utf8)))
                 }
             }
         if !reading { bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: 4096) }

@@ -8,6 +8,7 @@ import Synchronization
 final class ConnectionCount: Sendable {
     let limit: Int
     private let open = Atomic<Int>(0)
+    private let total = Atomic<Int>(0)
 
     init(limit: Int) {
         self.limit = limit
@@ -16,7 +17,8 @@ final class ConnectionCount: Sendable {
     /// Counts a new connection; `false` when it is one too many (it is counted all the
     /// same, until ``release()``).
     func admit() -> Bool {
-        open.wrappingAdd(1, ordering: .relaxed).newValue <= limit
+        total.wrappingAdd(1, ordering: .relaxed)
+        return open.wrappingAdd(1, ordering: .relaxed).newValue <= limit
     }
 
     func release() {
@@ -25,6 +27,8 @@ final class ConnectionCount: Sendable {
 
     /// Connections open now.
     var current: Int { open.load(ordering: .relaxed) }
+    /// Connections accepted since the server started, refused ones too.
+    var opened: Int { total.load(ordering: .relaxed) }
 }
 
 /// Admits a connection while fewer than the cap are open; past it, answers 503 with a JSON
