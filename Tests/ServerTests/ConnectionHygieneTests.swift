@@ -137,6 +137,29 @@ struct ConnectionHygieneTests {
         #expect(served.count == 0)
     }
 
+    @Test("a request for an image another request is loading waits for that load instead of reading it again")
+    func coalescedLoad() async throws {
+        let served = ServedImages()
+        let loads = Locked(0)
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        async let first = served.image(key: "b.png") {
+            loads.withLock { $0 += 1 }
+            for await _ in gate { break }
+            return [1, 2, 3]
+        }
+        #expect(await yieldUntil { loads.withLock { $0 } == 1 })
+        async let second = served.image(key: "b.png") {
+            loads.withLock { $0 += 1 }
+            return [9]
+        }
+        #expect(await yieldUntil { served.waiting == 1 })
+        open.yield()
+        open.finish()
+        let (one, other) = try await (first, second)
+        #expect(one != nil && one === other)
+        #expect(loads.withLock { $0 } == 1)
+    }
+
     @Test("an image body is written in 64 KiB slices, each once the last was taken")
     func slices() async throws {
         let bytes = (0..<200_000).map { UInt8(truncatingIfNeeded: $0) }
