@@ -3,16 +3,10 @@ import Foundation
 extension NanoBanana2Parameters {
     /// Parses and validates an untrusted JSON request body.
     ///
-    /// Every field is checked for type and range; unknown fields are refused; `null` means
-    /// "use the default" for optional fields.
+    /// Every field is checked for type and range; unknown and repeated fields are refused;
+    /// `null` means "use the default" for optional fields.
     public static func validated(fromJSON body: some Collection<UInt8>) throws(ParameterError) -> Self {
-        let value: JSONValue
-        do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(body))
-        } catch {
-            throw .malformedJSON
-        }
-        guard case .object(let object) = value else { throw .notAnObject }
+        guard case .object(let object) = try JSONValue(parsing: body) else { throw .notAnObject }
         return try validated(from: object)
     }
 

@@ -8,6 +8,7 @@ public enum ParameterError: Error, Sendable, Equatable, CustomStringConvertible 
     case notAllowed(field: String, value: String, allowed: [String])
     case outOfRange(field: String, value: String, range: String)
     case unknownField(String)
+    case duplicateField(String)
     case empty(field: String)
     case tooLong(field: String, limit: Int, unit: String = "characters")
     case tooMany(field: String, limit: Int)
@@ -25,12 +26,14 @@ public enum ParameterError: Error, Sendable, Equatable, CustomStringConvertible 
             return "Invalid '\(field)': expected \(expected), got \(got)."
         case .notAllowed(let field, let value, let allowed):
             let list = allowed.map { "\"\($0)\"" }.joined(separator: ", ")
-            return "Invalid '\(field)': \"\(value)\" is not allowed. Allowed values: \(list)."
+            return "Invalid '\(field)': \"\(ErrorBody.echo(value))\" is not allowed. Allowed values: \(list)."
         case .outOfRange(let field, let value, let range):
             return "Invalid '\(field)': \(value) is out of range (\(range))."
         case .unknownField(let name):
             let known = NanoBanana2Parameters.fieldNames.joined(separator: ", ")
-            return "Unknown parameter '\(name)'. Accepted parameters: \(known)."
+            return "Unknown parameter '\(ErrorBody.echo(name))'. Accepted parameters: \(known)."
+        case .duplicateField(let name):
+            return "Parameter '\(ErrorBody.echo(name))' appears more than once: send each parameter once."
         case .empty(let field):
             return "Invalid '\(field)': it must not be empty."
         case .tooLong(let field, let limit, let unit):

@@ -49,7 +49,10 @@ public enum ReferenceImageSource: Sendable, Equatable {
         }
         let mediaType = parts.first ?? ""
         guard acceptedMediaTypes.contains(mediaType) else {
-            throw Invalid(reason: "media type '\(mediaType)' is not accepted; use image/png, image/jpeg or image/webp.")
+            throw Invalid(
+                reason:
+                    "media type '\(ErrorBody.echo(mediaType))' is not accepted; use image/png, image/jpeg or image/webp."
+            )
         }
         let payload = string[string.index(after: comma)...]
         guard payload.utf8.count <= (maxInlineBytes / 3 + 1) * 4 + 64 else {

@@ -98,6 +98,8 @@ struct ServeCommand: AsyncParsableCommand {
             valueName: "bytes"))
     var maxQueuedBytesPerKey: String?
 
+    @OptionGroup(title: "Connections") var connections: ServerConnectionOptions
+
     @OptionGroup var node: NodeOptions
 
     func run() async throws {
@@ -114,6 +116,7 @@ struct ServeCommand: AsyncParsableCommand {
             values.override(.maxInFlight, with: maxInFlight)
             values.override(.maxQueue, with: maxQueue)
             values.override(.maxQueuedBytesPerKey, with: maxQueuedBytesPerKey)
+            connections.override(&values)
         }
         if !configuration.runsWorkers {
             guard configuration.storeURL != nil else {

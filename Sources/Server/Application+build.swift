@@ -18,7 +18,7 @@ public func buildApplication(
     let router = buildRouter(components, logger: logger)
     var app = Application(
         router: router,
-        server: .http1(configuration: .init(additionalChannelHandlers: [ClientDepartureHandler()])),
+        server: .guardedHTTP1(configuration.connections, count: components.connections, logger: logger),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: "nano-banana"),
         services: buildServices(components, logger: logger, whenPrepared: whenPrepared),
@@ -86,7 +86,9 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
         allowedFetchHosts: Set(configuration.allowedFetchHosts), prices: configuration.prices,
         limits: configuration.limits)
 
-    let router = Router(context: APIRequestContext.self)
+    // HEAD on every GET route (the health checks among them): the GET's status and
+    // headers, without its body.
+    let router = Router(context: APIRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: JSONErrorMiddleware(maxBodyBytes: configuration.maxBodyBytes))
     router.get("healthz") { _, _ in Response.json(["status": "ok"]) }
     // Readiness for a load balancer: the process is up *and* reaches its store (503 with a
@@ -95,7 +97,10 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
         try await components.checkStore()
         return Response.json(["status": "ok"])
     }
-    FilesController(jobs: components.finished, signer: components.signer, clock: components.clock).addRoutes(to: router)
+    // One copy of an image however many responses send it.
+    let served = ServedImages()
+    FilesController(jobs: components.finished, signer: components.signer, clock: components.clock, served: served)
+        .addRoutes(to: router)
 
     let authenticated = APIKeyMiddleware(keys: components.authenticator)
     let v1 = router.group("v1").add(middleware: authenticated)
@@ -105,7 +110,7 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
         to: router.group("admin").add(middleware: authenticated).add(middleware: AdminOnlyMiddleware()))
     GenerationController(
         submitter: submitter, views: views, hub: components.hub, completions: components.completions, urls: urls,
-        syncTimeout: configuration.syncTimeout
+        served: served, syncTimeout: configuration.syncTimeout
     ).addRoutes(v1: v1, v2: v2)
     return router
 }

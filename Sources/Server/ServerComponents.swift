@@ -30,6 +30,8 @@ public struct ServerComponents: Sendable {
     let hub = CompletionHub()
     /// Opens once the store is prepared; the node's services and its HTTP server wait for it.
     let started = Latch()
+    /// The HTTP server's open connections, against the configured cap.
+    let connections: ConnectionCount
     /// Where CPU-heavy rendering and encoding run, away from the event loops.
     let renderPool: NIOThreadPool
     /// The client that fetches http(s) reference images (it never follows redirects on its
@@ -48,6 +50,7 @@ public struct ServerComponents: Sendable {
         try configuration.validate()
         self.configuration = configuration
         self.clock = clock
+        connections = ConnectionCount(limit: configuration.connections.maxConnections)
         if let url = configuration.storeURL {
             // Parsed again, not through `postgresLocation`: a configuration built in code may
             // hold a bad URL, which must not quietly mean the embedded store.

@@ -222,6 +222,43 @@ struct ConfigurationTests {
         #expect(message == expected)
     }
 
+    @Test("connection timeouts and the cap have defaults, and are read from flags and variables")
+    func connections() throws {
+        let defaults = try configuration(environment: [:]).connections
+        #expect(defaults.idleTimeout == 60)
+        #expect(defaults.headerTimeout == 10)
+        #expect(defaults.bodyReadTimeout == 30)
+        #expect(defaults.writeTimeout == 30)
+        #expect(defaults.maxConnections == min(4096, ConnectionLimits.mostConnections))
+        let read = try configuration(environment: [
+            "NANO_BANANA_IDLE_TIMEOUT": "5", "NANO_BANANA_MAX_CONNECTIONS": "100",
+        ]) {
+            $0.override(.headerTimeout, with: "2.5")
+            $0.override(.bodyReadTimeout, with: "7")
+            $0.override(.writeTimeout, with: "9")
+        }.connections
+        #expect(read.idleTimeout == 5)
+        #expect(read.headerTimeout == 2.5)
+        #expect(read.bodyReadTimeout == 7)
+        #expect(read.writeTimeout == 9)
+        #expect(read.maxConnections == 100)
+    }
+
+    @Test(
+        "a bad connection setting is refused naming its flag and range",
+        arguments: [
+            (ConfigurationSetting.idleTimeout, "0", "Invalid --idle-timeout '0': expected a number of seconds above 0"),
+            (.headerTimeout, "inf", "Invalid --header-timeout 'inf': expected a number of seconds above 0"),
+            (.bodyReadTimeout, "-1", "Invalid --body-timeout '-1': expected a number of seconds above 0"),
+            (.writeTimeout, "soon", "Invalid --write-timeout 'soon': expected a number of seconds above 0"),
+            (.maxConnections, "0", "Invalid --max-connections '0': expected an integer in 1…"),
+            (.maxConnections, "100000000", "Invalid --max-connections '100000000': expected an integer in 1…"),
+        ])
+    func badConnectionSetting(setting: ConfigurationSetting, value: String, expected: String) {
+        let message = error { $0.override(setting, with: value) }
+        #expect(message?.hasPrefix(expected) == true, "\(message ?? "accepted")")
+    }
+
     @Test("a repeatable flag's bad entry is refused naming the flag")
     func badRepeatedFlag() {
         let message = error { $0.override(.models, with: ["nano-banana-pro=gemini-3-pro-image-preview", "oops"]) }

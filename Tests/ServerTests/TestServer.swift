@@ -17,11 +17,14 @@ struct TestServer {
     let clock: ManualWallClock
 
     /// Builds the server and runs `body` against it through Hummingbird's router test
-    /// client (workers and sweeper run as in production).
+    /// client (workers and sweeper run as in production); with `setup: .live`, through a
+    /// real server on a loopback port (`client.port`). `logs` collects what it logs.
     @discardableResult
     static func run<Value: Sendable>(
+        _ setup: TestingSetup = .router,
         configure: (inout ServerConfiguration) -> Void = { _ in },
         engine: (any ImageEngine)? = nil,
+        logs: LogRecorder? = nil,
         _ body: @Sendable (TestServer, any TestClientProtocol) async throws -> Value
     ) async throws -> Value {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("nb-test-\(UUID().uuidString)")
@@ -38,11 +41,11 @@ struct TestServer {
         configure(&configuration)
         let clock = ManualWallClock(Date())
         let components = try await ServerComponents(configuration: configuration, clock: clock, engine: engine)
-        var logger = Logger(label: "test")
-        logger.logLevel = .warning
+        var logger = logs.map { recorder in Logger(label: "test") { _ in recorder.handler } } ?? Logger(label: "test")
+        logger.logLevel = logs == nil ? .warning : .debug
         let app = try await buildApplication(components, logger: logger)
         // The test runs once the node has started (the store is prepared, as in production).
-        return try await app.test(.router) { client in
+        return try await app.test(setup) { client in
             let key = try await components.keys.create(name: "test").secret
             return try await body(TestServer(components: components, key: key, clock: clock), client)
         }

@@ -18,6 +18,7 @@ extension ServerConfiguration {
         publicBaseURL = try read.absoluteURL(.publicURL, example: "https://images.example.com") ?? publicBaseURL
         syncTimeout = try read.seconds(.syncTimeout, from: .aboveZero) ?? syncTimeout
         maxBodyBytes = try read.integer(.maxBodyBytes, in: 1024...(1 << 31)) ?? maxBodyBytes
+        try readConnections(read)
 
         retention = try read.seconds(.retention, from: .aboveZero) ?? retention
         sweepInterval = try read.seconds(.sweepInterval, from: .aboveZero) ?? sweepInterval
@@ -87,6 +88,16 @@ extension ServerConfiguration {
     public init(storeFrom values: ConfigurationValues) throws(ConfigurationError) {
         self.init()
         try readStore(SettingReader(values: values))
+    }
+
+    private mutating func readConnections(_ read: SettingReader) throws(ConfigurationError) {
+        connections.idleTimeout = try read.seconds(.idleTimeout, from: .aboveZero) ?? connections.idleTimeout
+        connections.headerTimeout = try read.seconds(.headerTimeout, from: .aboveZero) ?? connections.headerTimeout
+        connections.bodyReadTimeout =
+            try read.seconds(.bodyReadTimeout, from: .aboveZero) ?? connections.bodyReadTimeout
+        connections.writeTimeout = try read.seconds(.writeTimeout, from: .aboveZero) ?? connections.writeTimeout
+        connections.maxConnections =
+            try read.integer(.maxConnections, in: 1...ConnectionLimits.mostConnections) ?? connections.maxConnections
     }
 
     private mutating func readStore(_ read: SettingReader) throws(ConfigurationError) {

@@ -86,6 +86,8 @@ public struct ServerConfiguration: Sendable {
     /// Seconds an operation on a PostgreSQL store may wait for a connection before the
     /// store is reported unavailable (503); a running operation gets at least 8. Default 5.
     public var storeTimeout: TimeInterval = 5
+    /// The HTTP server's timeouts and its cap on open connections.
+    public var connections = ConnectionLimits()
     /// How much the process logs. Default `info`.
     public var logLevel: Logger.Level = .info
 

@@ -45,8 +45,13 @@ final class OutputURLSigner: Sendable {
         case expired
     }
 
+    /// Checks a link as it was signed: one spelling only, the one ``signedPath(fileName:expires:)``
+    /// writes (`expires` in plain decimal digits without a sign or leading zeros, the
+    /// signature in lower-case hex), so that a link has exactly one URL.
     func verify(fileName: String, expires: String?, signature: String?, now: Date) throws -> Verdict {
-        guard let expires, let expiry = Int64(expires), let signature, let mac = Self.bytes(fromHex: signature) else {
+        guard let expires, let expiry = Int64(expires), String(expiry) == expires, expiry >= 0,
+            let signature, let mac = Self.bytes(fromHex: signature)
+        else {
             return .badSignature
         }
         let message = Array("\(fileName)|\(expiry)".utf8)
@@ -61,17 +66,17 @@ final class OutputURLSigner: Sendable {
         return mac.map { String(format: "%02x", $0) }.joined()
     }
 
+    /// The 32 bytes of 64 lower-case hex digits; `nil` for anything else.
     private static func bytes(fromHex hex: String) -> [UInt8]? {
-        guard hex.count == 64 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(32)
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
+        let digits = Array(hex.utf8)
+        let values = digits.compactMap { digit -> UInt8? in
+            switch digit {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+            default: nil
+            }
         }
-        return bytes
+        guard digits.count == 64, values.count == 64 else { return nil }
+        return stride(from: 0, to: 64, by: 2).map { values[$0] << 4 | values[$0 + 1] }
     }
 }

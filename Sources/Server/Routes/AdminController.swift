@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NanoBananaAPI
 import Store
 
 /// The admin routes, for keys with the `admin` role (others get 403): the same key
@@ -167,7 +168,13 @@ struct AdminController: Sendable {
 
     private func decode<Body: Decodable>(_ type: Body.Type, from request: Request) async throws -> Body {
         var request = request
-        let bytes = try await request.collectBody(upTo: 64 * 1024)
+        let bytes = try await request.collectJSONBody(upTo: 64 * 1024)
+        do {
+            // Refuses a repeated field, as the generation routes do.
+            _ = try JSONValue(parsing: bytes.readableBytesView)
+        } catch {
+            throw APIError.badRequest(error.description)
+        }
         do {
             return try JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView))
         } catch {

@@ -7,6 +7,7 @@ struct FilesController: Sendable {
     let jobs: any JobReader
     let signer: OutputURLSigner
     let clock: any WallClock
+    let served: ServedImages
 
     func addRoutes(to router: Router<APIRequestContext>) {
         router.get("v2/files/:name", use: file)
@@ -26,12 +27,12 @@ struct FilesController: Sendable {
         case .valid:
             break
         }
-        guard let bytes = try await jobs.image(key: name) else {
+        guard let image = try await served.image(key: name, load: { try await jobs.image(key: name) }) else {
             throw APIError.notFound("This file no longer exists: the result has expired.")
         }
         var headers: HTTPFields = [:]
         headers[.contentType] = name.hasSuffix(".png") ? OutputFormat.png.mimeType : OutputFormat.jpg.mimeType
         headers[.cacheControl] = "private, max-age=3600, immutable"
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(status: .ok, headers: headers, body: .inSlices(image))
     }
 }

@@ -12,6 +12,7 @@ struct GenerationController: Sendable {
     let hub: CompletionHub
     let completions: CompletionWaiter
     let urls: PublicURLs
+    let served: ServedImages
     let syncTimeout: TimeInterval
 
     func addRoutes(v1: RouterGroup<APIRequestContext>, v2: RouterGroup<APIRequestContext>) {
@@ -57,9 +58,11 @@ struct GenerationController: Sendable {
             guard let output = job.output else {
                 throw APIError(.internalServerError, "The output of request \(job.id) is missing from storage.")
             }
-            var image = hub.image(of: job.id)
-            if image == nil { image = try await views.jobs.image(key: output.blobKey) }
-            guard let bytes = image else {
+            let image = try await served.image(key: output.blobKey) {
+                if let image = hub.image(of: job.id) { return image }
+                return try await views.jobs.image(key: output.blobKey)
+            }
+            guard let image else {
                 throw APIError(.internalServerError, "The image of request \(job.id) is missing from storage.")
             }
             var headers: HTTPFields = [:]
@@ -71,7 +74,7 @@ struct GenerationController: Sendable {
             if key.credits != nil, let remaining = try await views.keys.balance(keyID: key.id) {
                 headers[.remainingCredits] = String(remaining)
             }
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Response(status: .ok, headers: headers, body: .inSlices(image))
         case .failed:
             // Upstream trouble and deadlines keep their gateway statuses on the sync route;
             // every other failure is the request's own, 422 as on the async routes.

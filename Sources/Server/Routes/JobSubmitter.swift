@@ -32,7 +32,7 @@ struct JobSubmitter: Sendable {
     func submit(model: String, request: Request, key: APIKey, expectingCompletion: Bool) async throws -> JobRecord {
         guard models.engine(for: model) != nil else {
             let known = models.slugs.joined(separator: ", ")
-            throw APIError.notFound("Model '\(model)' not found. This server serves: \(known).")
+            throw APIError.notFound("Model '\(ErrorBody.echo(model))' not found. This server serves: \(known).")
         }
         if let allowed = key.allowedModels, !allowed.contains(model) {
             throw APIError(
@@ -40,7 +40,7 @@ struct JobSubmitter: Sendable {
                 "This API key may not use model '\(model)'. It may use: \(allowed.joined(separator: ", ")).")
         }
         var request = request
-        let body = try await request.collectBody(upTo: maxBodyBytes)
+        let body = try await request.collectJSONBody(upTo: maxBodyBytes)
         let parameters: NanoBanana2Parameters
         do {
             parameters = try NanoBanana2Parameters.validated(fromJSON: body.readableBytesView)

@@ -1,0 +1,25 @@
+import Hummingbird
+import NanoBananaAPI
+
+extension Request {
+    /// The body of a JSON route, at most `limit` bytes, refused with 415 when it declares a
+    /// media type that is not JSON. A body without a type, and one sent as
+    /// `application/x-www-form-urlencoded` (what `curl -d` sends), are read as JSON.
+    mutating func collectJSONBody(upTo limit: Int) async throws -> ByteBuffer {
+        if let type = headers[.contentType], !Self.isReadAsJSON(contentType: type) {
+            throw APIError(
+                .unsupportedMediaType,
+                "Unsupported Content-Type '\(ErrorBody.echo(type))': send the body as application/json.")
+        }
+        return try await collectBody(upTo: limit)
+    }
+
+    /// `application/json`, `application/…+json`, `application/x-www-form-urlencoded` or
+    /// empty, whatever the parameters (`; charset=utf-8`).
+    static func isReadAsJSON(contentType: String) -> Bool {
+        let mediaType = (contentType.split(separator: ";", omittingEmptySubsequences: false).first ?? "")
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        return mediaType.isEmpty || mediaType == "application/json" || mediaType == "application/x-www-form-urlencoded"
+            || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+    }
+}
