@@ -148,6 +148,12 @@ struct StoreRulesTests {
         }
         #expect(
             APIKeyError.invalidName("evil\u{202E}txt").description.hasPrefix(#"Invalid key name 'evil\u{202E}txt'"#))
+        // A long one, or a long reference, is quoted cut at 64 characters.
+        let long = String(repeating: "n", count: 5_000_000)
+        #expect(APIKeyError.invalidName(long).description.count < 300)
+        #expect(
+            APIKeyError.notFound(long).description
+                == "No API key with id or name '\(String(repeating: "n", count: 64))…'.")
     }
 
     @Test("a reference is an id first, then a name exactly one key has")

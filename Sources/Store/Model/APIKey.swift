@@ -121,12 +121,12 @@ public enum APIKeyError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .notFound(let reference): "No API key with id or name '\(reference)'."
-        case .ambiguous(let name): "Several keys are named '\(name)': use the key's id instead."
+        case .notFound(let reference): "No API key with id or name '\(Self.visible(reference))'."
+        case .ambiguous(let name): "Several keys are named '\(Self.visible(name))': use the key's id instead."
         case .invalidName(let name):
             "Invalid key name '\(Self.visible(name))': use 1 to 64 printable characters (no control or formatting characters), not a key id."
         case .nameTaken(let name):
-            "A key named '\(name)' already exists: choose another name, or revoke that key first."
+            "A key named '\(Self.visible(name))' already exists: choose another name, or revoke that key first."
         case .invalidAmount(let amount):
             "Invalid amount \(amount): use a positive number of credits, at most \(StoreMaxima.credits)."
         case .balanceTooLarge(let balance, let amount, let maximum):
@@ -135,14 +135,17 @@ public enum APIKeyError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// A refused name as it can be shown: invisible and line-breaking characters written as
-    /// `\u{…}`, so that an error message cannot be reordered or split by them.
+    /// A name or reference as an error quotes it: at most 64 characters (then "…"), with
+    /// invisible and line-breaking characters written as `\u{…}`, so that an error message
+    /// can be neither flooded nor reordered or split by them.
     static func visible(_ name: String) -> String {
         let hidden: Set<Unicode.GeneralCategory> = [.control, .format, .lineSeparator, .paragraphSeparator]
-        return name.unicodeScalars.map { scalar in
+        let shown = name.prefix(64)
+        let cut = shown.endIndex == name.endIndex ? "" : "…"
+        return shown.unicodeScalars.map { scalar in
             hidden.contains(scalar.properties.generalCategory)
                 ? "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}" : String(scalar)
-        }.joined()
+        }.joined() + cut
     }
 }
 
