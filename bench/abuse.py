@@ -232,8 +232,22 @@ class Round:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, SLOWLORIS_CONNECTIONS + 500)), hard))
         sockets: list[socket.socket] = []
-        health_failures = 0
-        health_checks = 0
+        health = {"checks": 0, "failures": 0}
+        done = threading.Event()
+
+        def watch_health() -> None:
+            # /healthz on a fresh connection every half second, for the whole phase.
+            while not done.is_set():
+                health["checks"] += 1
+                try:
+                    if httpx.get(f"{self.srv.base}/healthz", timeout=5).status_code != 200:
+                        health["failures"] += 1
+                except httpx.HTTPError:
+                    health["failures"] += 1
+                done.wait(0.5)
+
+        watcher = threading.Thread(target=watch_health, daemon=True)
+        watcher.start()
         with probe_of() as probe:
             baseline = probe.sockets()
             for _ in range(SLOWLORIS_CONNECTIONS):
@@ -250,12 +264,6 @@ class Round:
             deadline = started + scaled(2 * HEADER_TIMEOUT)
             closed_at = None
             while time.monotonic() < deadline:
-                health_checks += 1
-                try:
-                    if httpx.get(f"{self.srv.base}/healthz", timeout=5).status_code != 200:
-                        health_failures += 1
-                except httpx.HTTPError:
-                    health_failures += 1
                 for s in list(sockets):
                     try:
                         if not s.recv(4096, socket.MSG_DONTWAIT):
@@ -275,6 +283,9 @@ class Round:
                     break
                 time.sleep(2)
             left = probe.sockets()
+        done.set()
+        watcher.join(timeout=10)
+        health_failures, health_checks = health["failures"], health["checks"]
         for s in sockets:
             s.close()
         self.line(phase, f"{opened} connections trickling headers: "
