@@ -125,7 +125,9 @@ struct ClientTests {
                 Issue.record("must be limited")
             } catch let error as APIError {
                 #expect(error.status == 429)
-                #expect(error.retryAfter == 10)
+                // A token every 10 s, less the time between the two submits (over a second
+                // on a loaded machine): the wait counts down, it is never more than 10.
+                #expect((1...10).contains(error.retryAfter ?? 0))
             }
         }
     }
