@@ -7,12 +7,15 @@ server dies.
 
     python3 bench/abuse.py                       # against .build/debug/nano-banana
     NANO_BANANA_BIN=.build-release/release/nano-banana python3 bench/abuse.py
+    python3 bench/abuse.py --connections-only --readers 300 --hold 40 --slowloris 2000
+                                                 # the connection phases alone, held longer
 
 Every connection goes to 127.0.0.1; every loop is bounded in count and in time.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import os
 import resource
@@ -43,8 +46,6 @@ REFERENCE_JOB_BUDGET = 512 * MIB  # peak RSS a job with 14 reference bombs may a
 # BENCHMARKS.md); CI runs the debug build, whose suspended response tasks cost about 0.5 MB
 # a connection more, so the round checks the growth and reports the whole.
 NON_READING_RSS = 300 * MIB
-NON_READING_CLIENTS = 300
-SLOWLORIS_CONNECTIONS = 2000
 HEADER_TIMEOUT = 10.0  # the server's default --header-timeout
 
 
@@ -97,8 +98,9 @@ class Probe:
 
 
 class Round:
-    def __init__(self, srv: NanoBananaServer) -> None:
+    def __init__(self, srv: NanoBananaServer, readers: int, hold: float, slowloris: int) -> None:
         self.srv = srv
+        self.readers, self.hold, self.slowloris_count = readers, hold, slowloris
         self.report: list[str] = []
         self.broken: list[str] = []
         self.client = httpx.Client(base_url=srv.base, headers={"x-api-key": srv.key}, timeout=scaled(30))
@@ -217,17 +219,17 @@ class Round:
         sockets: list[socket.socket] = []
         with probe_of() as probe:
             baseline = probe.rss()
-            for _ in range(NON_READING_CLIENTS):
+            for _ in range(self.readers):
                 s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
                 s.sendall(f"GET /{path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
                 sockets.append(s)
-            time.sleep(10)
+            time.sleep(self.hold)
             healthy = httpx.get(f"{self.srv.base}/healthz", timeout=scaled(10)).status_code == 200
         for s in sockets:
             s.close()
         added = probe.peak_rss - baseline
-        self.line(phase, f"{NON_READING_CLIENTS} clients stuck on a {size / MIB:.1f} MB image for 10 s: peak RSS "
+        self.line(phase, f"{self.readers} clients stuck on a {size / MIB:.1f} MB image for {self.hold:.0f} s: peak RSS "
                   f"{probe.peak_rss // MIB} MB (+{added // MIB} MB, bound +{NON_READING_RSS // MIB} MB), "
                   f"peak sockets {probe.peak_sockets}")
         self.check(phase, healthy, "/healthz did not answer while the clients were stuck")
@@ -255,7 +257,7 @@ class Round:
         watcher.start()
         with probe_of() as probe:
             baseline = probe.sockets()
-            for _ in range(SLOWLORIS_CONNECTIONS):
+            for _ in range(self.slowloris_count):
                 try:
                     s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=5)
                     s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
@@ -298,13 +300,19 @@ class Round:
                      else f"{len(sockets)} still open after {scaled(2 * HEADER_TIMEOUT):.0f} s")
                   + f"; /healthz failed {health_failures} of {health_checks}; server sockets {baseline} → peak "
                   f"{probe.peak_sockets} → {left}; peak RSS {probe.peak_rss // MIB} MB")
-        self.check(phase, opened == SLOWLORIS_CONNECTIONS, f"only {opened} connections could be opened")
+        self.check(phase, opened == self.slowloris_count, f"only {opened} connections could be opened")
         self.check(phase, closed_at is not None, f"{len(sockets)} slowloris connections were never closed")
         self.check(phase, health_failures == 0, f"/healthz failed {health_failures} times")
         self.alive(phase)
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--readers", type=int, default=300, help="clients that never read the large image")
+    parser.add_argument("--hold", type=float, default=10, help="seconds those clients stay")
+    parser.add_argument("--slowloris", type=int, default=2000, help="connections that trickle their headers")
+    parser.add_argument("--connections-only", action="store_true", help="only the two connection phases")
+    arguments = parser.parse_args()
     # Room for the slowloris sockets here, and (inherited) in the server, whose connection
     # cap follows its open-file limit.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -313,7 +321,7 @@ def main() -> int:
         srv = NanoBananaServer("abuse", Path(tmp) / "data", ["--workers", "1"])
         srv.start(timeout=scaled(60))
         try:
-            run = Round(srv)
+            run = Round(srv, arguments.readers, arguments.hold, arguments.slowloris)
             admin = subprocess.run([BIN, "keys", "create", "--name", "operator", "--admin", "--data-dir",
                                     str(srv.data_dir)], capture_output=True, text=True, timeout=scaled(30),
                                    env=srv.env, check=True)
@@ -323,9 +331,10 @@ def main() -> int:
                 return Probe(srv.proc.pid)
 
             run.line("start", f"RSS {Probe(srv.proc.pid).rss() // MIB} MB, binary {BIN}")
-            run.overflow()
-            run.combining_marks()
-            run.reference_bomb(probe_of)
+            if not arguments.connections_only:
+                run.overflow()
+                run.combining_marks()
+                run.reference_bomb(probe_of)
             run.non_reading(probe_of)
             run.slowloris(probe_of)
             return run.finish()

@@ -7,33 +7,38 @@ import NIOCore
 final class ClientDepartureHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
-    private var departed: EventLoopPromise<Void>?
+    /// Made only when a route asks (a v1 wait), not for every connection.
+    private var departure: EventLoopPromise<Void>?
+    private var hasDeparted = false
 
     /// Completes when the client has closed its side (or the connection is gone).
     /// Call on the channel's event loop.
     func departure(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
-        if let departed { return departed.futureResult }
+        if hasDeparted { return eventLoop.makeSucceededVoidFuture() }
+        if let departure { return departure.futureResult }
         let promise = eventLoop.makePromise(of: Void.self)
-        departed = promise
+        departure = promise
         return promise.futureResult
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
-        _ = departure(on: context.eventLoop)
+    private func depart() {
+        hasDeparted = true
+        departure?.succeed()
+        departure = nil
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event { departed?.succeed() }
+        if case ChannelEvent.inputClosed = event { depart() }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        departed?.succeed()
+        depart()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        departed?.succeed()
+        depart()
     }
 }
 

@@ -259,6 +259,9 @@ public final class SQLiteJobStore: JobStore {
     /// `error`, is refunded and loses its parameters, in the caller's transaction. Jobs a
     /// worker already runs may finish.
     static func cancelQueued(_ db: Database, keyID: String, error: String, now: Date) throws -> Int {
+        // The IN term repeats the partial index's condition word for word: SQLite uses a
+        // partial index only when the query states its WHERE clause (`status = 'QUEUED'`
+        // alone would scan).
         let queued = try db.records(
             JobRecord.init(columns:),
             sql: """
