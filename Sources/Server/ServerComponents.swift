@@ -137,7 +137,7 @@ extension ServerComponents {
 
     /// Waits for a job to finish, wherever its worker runs.
     var completions: CompletionWaiter {
-        CompletionWaiter(hub: hub, jobs: finished, recheckEvery: isShared ? .seconds(1) : nil)
+        CompletionWaiter(hub: hub, jobs: finished, recheckEvery: isShared ? .seconds(1) : .seconds(2))
     }
 
     /// Waits until the job is COMPLETED or FAILED, or `timeout` passes, and returns it as

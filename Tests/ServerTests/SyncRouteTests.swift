@@ -126,6 +126,30 @@ struct SyncRouteTests {
             #expect(try await client.get("/v2/requests/\(id)", key: server.key).status == .ok)
         }
     }
+
+    @Test("a v1 request whose key is revoked by another process while its job is queued ends at once")
+    func revokedWhileQueued() async throws {
+        try await TestServer.run(configure: {
+            $0.runsWorkers = false; $0.syncTimeout = 60
+        }) { server, client in
+            let waiting = Task {
+                try await client.post("/v1/nano-banana-2", json: #"{"prompt":"x"}"#, key: server.key)
+            }
+            // The job is queued before the key goes.
+            var queued = 0
+            for _ in 0..<200 where queued == 0 {
+                try await Task.sleep(for: .milliseconds(20))
+                queued = try await server.components.backend.jobs.counts()[.queued] ?? 0
+            }
+            let started = ContinuousClock.now
+            _ = try await server.otherProcessKeys().revoke("test")
+            let response = try await waiting.value
+            // Well within the 60 s sync timeout: the waiter rereads the job now and then.
+            #expect(ContinuousClock.now - started < .seconds(20))
+            #expect(response.status == .unprocessableContent)
+            #expect(response.errorMessage?.contains("revoked") == true)
+        }
+    }
 }
 
 /// Reads the size from a JPEG's SOF marker.

@@ -81,4 +81,33 @@ struct KeyCancellationTests {
         _ = try await stores.keys.setAccess("k", role: nil, allowedModels: nil, disabled: false)
         #expect(try await stores.jobs.claim(worker: "w", lease: 30) == nil)
     }
+
+    @Test(
+        "a job enqueued after its key was revoked or disabled (a cached key raced the change) is withdrawn, not run",
+        arguments: TestBackend.all)
+    func enqueuedAfter(backend: TestBackend) async throws {
+        let stores = try await backend.stores(clock: ManualWallClock())
+        let revoked = try await stores.keys.create(name: "revoked", credits: 100).key
+        let disabled = try await stores.keys.create(name: "disabled", credits: 100).key
+        let good = try await stores.keys.create(name: "good", credits: 100).key
+        _ = try await stores.keys.revoke("revoked")
+        _ = try await stores.keys.setAccess("disabled", role: nil, allowedModels: nil, disabled: true)
+        // The submissions were authenticated before the changes; their enqueues come after.
+        _ = try await stores.jobs.enqueue(job("late-revoked", key: revoked.id))
+        _ = try await stores.jobs.enqueue(job("late-disabled", key: disabled.id))
+        _ = try await stores.jobs.enqueue(job("fine", key: good.id))
+        _ = try await stores.jobs.enqueue(job("keyless", key: "no-such-key"))
+
+        #expect(try await stores.jobs.claim(worker: "w", lease: 30)?.id == "fine")
+        let late = try #require(try await stores.jobs.job(id: "late-revoked"))
+        #expect(late.status == .failed && late.state.failureCode == .cancelled)
+        #expect(late.state.error == "cancelled: the API key was revoked")
+        #expect(try await stores.jobs.job(id: "late-disabled")?.state.error == "cancelled: the API key was disabled")
+        #expect(try await stores.keys.balance(keyID: revoked.id) == 100)
+        #expect(try await stores.keys.balance(keyID: disabled.id) == 100)
+        #expect(try await stores.integer("SELECT count(*) FROM job_parameters WHERE id LIKE 'late%'") == 0)
+        // A job whose key has no row runs as before.
+        #expect(try await stores.jobs.claim(worker: "w", lease: 30)?.id == "keyless")
+        #expect(try await stores.jobs.claim(worker: "w", lease: 30) == nil)
+    }
 }

@@ -1,9 +1,11 @@
 import Store
 
-/// Waits for a job that the caller has ``CompletionHub/expect(_:)``ed to finish. On a
-/// single node the hub hears of every finish. In a cluster it hears of other nodes'
+/// Waits for a job that the caller has ``CompletionHub/expect(_:)``ed to finish. The hub
+/// hears of every finish of this node's workers. In a cluster it hears of other nodes'
 /// finishes through the store's announcements, which can be lost while the listener
-/// reconnects, so the waiter also reads the job now and then (`recheckEvery`).
+/// reconnects; and on any store another process (`nano-banana keys revoke`) can cancel a
+/// queued job without telling the hub. So the waiter also reads the job now and then
+/// (`recheckEvery`).
 ///
 /// While the node shuts down (``CompletionHub/beginDrain(until:)``) a wait ends early: at
 /// once for a job still QUEUED, which this node will not start, and at the drain deadline
@@ -20,7 +22,7 @@ struct CompletionWaiter: Sendable {
 
     let hub: CompletionHub
     let jobs: any JobReader
-    let recheckEvery: Duration?
+    let recheckEvery: Duration
 
     /// Returns once the job is finished, `timeout` has passed, or the node is shutting down.
     func wait(for jobID: String, timeout: Duration) async throws -> Outcome {
@@ -32,8 +34,7 @@ struct CompletionWaiter: Sendable {
             }
             let left = deadline - .now
             guard left > .zero else { return .timedOut }
-            if await hub.wait(for: jobID, timeout: min(left, recheckEvery ?? left)) { return .finished }
-            guard recheckEvery != nil else { continue }
+            if await hub.wait(for: jobID, timeout: min(left, recheckEvery)) { return .finished }
             if let job = try await jobs.job(id: jobID), job.status.isTerminal { return .finished }
         }
         return .finished

@@ -12,6 +12,7 @@ protocol ColumnReader {
     func double(_ index: Int) throws -> Double
     func optionalDouble(_ index: Int) throws -> Double?
     func bool(_ index: Int) throws -> Bool
+    func optionalBool(_ index: Int) throws -> Bool?
 }
 
 extension ColumnReader {

@@ -9,6 +9,9 @@ extension JobRecord {
         error_code, usage, cost
         """
 
+    /// How many columns ``columns`` names: a statement's added columns start here.
+    static let columnCount = columns.split(separator: ",").count
+
     /// ``columns`` qualified by the `jobs` table, for statements that join it.
     static let qualifiedColumns = columns.split(separator: ",")
         .map { "jobs." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")

@@ -249,6 +249,19 @@ public final class PostgresJobStore: JobStore {
         async throws -> ClaimedJob?
     {
         let until = Date(timeIntervalSince1970: now.addingTimeInterval(lease).timeIntervalSince1970)
+        while true {
+            guard let claimed = try await claimOne(connection, worker: worker, until: until, now: now) else {
+                return nil
+            }
+            if let claimed = claimed { return claimed }
+        }
+    }
+
+    /// One claim statement: `nil` when no job is queued, `.some(nil)` when the job taken
+    /// was withdrawn instead (its key lost its standing, ``KeyStanding``).
+    private func claimOne(
+        _ connection: PostgresConnection, worker: String, until: Date, now: Date
+    ) async throws -> ClaimedJob?? {
         guard
             let row = try await connection.rows(
                 """
@@ -261,7 +274,7 @@ public final class PostgresJobStore: JobStore {
                 FROM next WHERE jobs.id = next.id
                 RETURNING \(unescaped: JobRecord.qualifiedColumns),
                 (SELECT parameters FROM job_parameters WHERE job_parameters.id = jobs.id),
-                next.status, next.attempts, next.worker_id, next.lease_expires_at
+                next.status, next.attempts, next.worker_id, next.lease_expires_at, \(unescaped: KeyStanding.columns)
                 """, logger: logger
             ).first
         else { return nil }
@@ -272,7 +285,14 @@ public final class PostgresJobStore: JobStore {
         before.attempts = try columns.int(26)
         before.workerID = try columns.optionalString(27)
         before.leaseExpiresAt = try columns.optionalDate(28)
-        try before.apply(.claim(worker: worker, leaseUntil: until))
+        let event = try KeyStanding(columns: columns, at: 29).event(worker: worker, leaseUntil: until)
+        try before.apply(event)
+        if case .cancel = event {
+            var withdrawn = job
+            withdrawn.state = before
+            try await writeState(connection, job: withdrawn, completedAt: now)
+            return .some(nil)
+        }
         guard before == job.state else {
             throw JobStateDisagreement(jobID: job.id, expected: before, written: job.state)
         }

@@ -17,6 +17,7 @@ struct PostgresColumns: ColumnReader {
     func double(_ index: Int) throws -> Double { try cells[index].decode(Double.self) }
     func optionalDouble(_ index: Int) throws -> Double? { try cells[index].decode(Double?.self) }
     func bool(_ index: Int) throws -> Bool { try cells[index].decode(Bool.self) }
+    func optionalBool(_ index: Int) throws -> Bool? { try cells[index].decode(Bool?.self) }
 }
 
 extension PostgresConnection {

@@ -58,19 +58,30 @@ public final class SQLiteJobStore: JobStore {
         _ db: Database, worker: String, lease: TimeInterval, now: Date, sweep: Bool
     ) throws -> ClaimedJob? {
         if sweep { try expireLeases(db, now: now) }
-        guard
-            var job = try db.records(
-                JobRecord.init(columns:),
-                sql: "SELECT \(JobRecord.columns) FROM jobs WHERE status = 'QUEUED' ORDER BY seq LIMIT 1"
-            ).first
-        else { return nil }
-        try job.state.apply(.claim(worker: worker, leaseUntil: now.addingTimeInterval(lease)))
-        job.startedAt = now
-        try writeState(db, job: job, startedAt: now)
-        let parameters =
-            try db.cachedValue(
-                String.self, sql: "SELECT parameters FROM job_parameters WHERE id = ?", arguments: [job.id]) ?? "{}"
-        return ClaimedJob(record: job, parameters: parameters)
+        // A job whose key lost its standing is withdrawn (``KeyStanding``) and the next is taken.
+        while true {
+            guard
+                let row = try db.cachedRow(
+                    sql: """
+                        SELECT \(JobRecord.columns), \(KeyStanding.columns) FROM jobs
+                        WHERE status = 'QUEUED' ORDER BY seq LIMIT 1
+                        """)
+            else { return nil }
+            let columns = SQLiteColumns(row)
+            var job = try JobRecord(columns: columns)
+            let standing = try KeyStanding(columns: columns, at: JobRecord.columnCount)
+            try job.state.apply(standing.event(worker: worker, leaseUntil: now.addingTimeInterval(lease)))
+            guard job.status == .processing else {
+                try writeState(db, job: job, completedAt: now)
+                continue
+            }
+            job.startedAt = now
+            try writeState(db, job: job, startedAt: now)
+            let parameters =
+                try db.cachedValue(
+                    String.self, sql: "SELECT parameters FROM job_parameters WHERE id = ?", arguments: [job.id]) ?? "{}"
+            return ClaimedJob(record: job, parameters: parameters)
+        }
     }
 
     public func renewLease(jobID: String, worker: String, lease: TimeInterval) async throws -> Bool {

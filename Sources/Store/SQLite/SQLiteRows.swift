@@ -19,6 +19,7 @@ struct SQLiteColumns: ColumnReader {
     func optionalDouble(_ index: Int) throws -> Double? { try optional(index) }
     /// SQLite has no booleans: 0 or 1.
     func bool(_ index: Int) throws -> Bool { try (optional(index) as Int? ?? 0) != 0 }
+    func optionalBool(_ index: Int) throws -> Bool? { try (optional(index) as Int?).map { $0 != 0 } }
 
     func required<Value: DatabaseValueConvertible>(_ index: Int) throws -> Value {
         guard let value: Value = try optional(index) else {
