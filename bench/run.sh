@@ -3,7 +3,8 @@
 #
 #   bench/run.sh [null|preview] [duration-seconds]
 #
-# Builds the release binary if needed (into .build-release), starts it with a temp data
+# Builds the release binary if needed (into .build-release; NANO_BANANA_BIN runs another,
+# e.g. a saved build of an earlier commit, for a side-by-side), starts it with a temp data
 # dir (the durable SQLite store is on, as in production), and prints wrk's figures for
 # /healthz, v2 submit, v2 status, v1 sync and the full submit→poll→result flow at 64
 # connections. Every run is bounded by its duration; the server is stopped at the end.
@@ -15,7 +16,7 @@ duration="${2:-10}"
 connections=64
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 
-bin=.build-release/release/nano-banana
+bin=${NANO_BANANA_BIN:-.build-release/release/nano-banana}
 if [[ ! -x $bin ]]; then
     swift build -c release --product nano-banana --scratch-path .build-release
 fi
