@@ -85,6 +85,11 @@ struct MetricsRouteTests {
             let enqueues = scrape.value(
                 MetricName.storeDuration + "_count", ["store": store, "operation": "enqueue"])
             #expect(enqueues == 5)
+            if let postgres = server.components.backend as? PostgresBackend {
+                #expect(scrape.value(MetricName.poolMax, [:]) == Double(postgres.database.maxConnections))
+                #expect(scrape.value(MetricName.poolInUse, [:]) != nil)
+                #expect(scrape.value(MetricName.poolWaiting, [:]) != nil)
+            }
         }
     }
 
