@@ -39,7 +39,12 @@ struct MetricsListener: Service {
         do {
             try await app.run()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
-            throw MetricsPortInUse(host: host, port: port)
+            let inUse = MetricsPortInUse(host: host, port: port)
+            bound.fail(inUse)
+            throw inUse
+        } catch {
+            bound.fail(error)
+            throw error
         }
     }
 }
@@ -64,7 +69,12 @@ public final class BoundPort: Sendable {
         listening.open()
     }
 
-    /// Waits until the listener listens, and returns its port.
+    /// The listener could not listen.
+    func fail(_ error: any Error) {
+        listening.fail(error)
+    }
+
+    /// Waits until the listener listens, and returns its port; throws when it could not.
     public func value() async throws -> Int {
         try await listening.wait()
         return port.withLock { $0 } ?? 0

@@ -79,8 +79,11 @@ enum MetricName {
         .seconds(10), .seconds(20), .seconds(30), .seconds(60), .seconds(120), .seconds(300), .seconds(600),
     ]
 
+    /// Requests: as fast, up to a v1 request's default wait for its image.
+    private static let requests = fast + [.seconds(30), .seconds(60), .seconds(120), .seconds(300)]
+
     static let durationBuckets: [String: [Duration]] = [
-        httpDuration: fast, storeDuration: fast, queueTime: slow, inferenceTime: slow,
+        httpDuration: requests, storeDuration: fast, queueTime: slow, inferenceTime: slow,
         UpstreamMetrics.durationName: slow,
     ]
 }
