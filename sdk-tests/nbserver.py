@@ -143,8 +143,9 @@ class NanoBananaServer:
             time.sleep(0.1)
 
     def create_key(self, name: str, credits: int | None = None, rpm: int | None = None,
-                   burst: int | None = None, models: str | None = None) -> str:
+                   burst: int | None = None, models: str | None = None, admin: bool = False) -> str:
         extra = ["--credits", str(credits)] if credits is not None else []
+        extra += ["--admin"] if admin else []
         extra += ["--rpm", str(rpm)] if rpm is not None else []
         extra += ["--burst", str(burst)] if burst is not None else []
         extra += ["--models", models] if models is not None else []

@@ -114,6 +114,13 @@ struct NodeOptions: ParsableArguments {
     var storeTimeout: String?
 
     @Option(
+        name: .setting(.metricsPort),
+        help: ArgumentHelp(
+            "Also serve GET /metrics (Prometheus) without a key on this port, on the same host; 0 picks a free one. [NANO_BANANA_METRICS_PORT] (default: none; /metrics on the API port needs an admin key)",
+            valueName: "port"))
+    var metricsPort: String?
+
+    @Option(
         name: .setting(.allowFetchHosts),
         help: ArgumentHelp(
             "A host whose http(s) reference images may be fetched although it is private, on every port or, as HOST:PORT, on one; repeatable. [NANO_BANANA_ALLOW_FETCH_HOSTS]",
@@ -147,6 +154,7 @@ struct NodeOptions: ParsableArguments {
         values.override(.maxAttempts, with: maxAttempts)
         values.override(.drainTimeout, with: drainTimeout)
         values.override(.storeTimeout, with: storeTimeout)
+        values.override(.metricsPort, with: metricsPort)
         values.override(.allowFetchHosts, with: allowFetchHosts)
         values.override(.logLevel, with: logLevel)
         commandFlags(&values)

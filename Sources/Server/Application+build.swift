@@ -38,7 +38,8 @@ public func buildApplication(
 /// 2. ``StartupService``, which prepares the store (migrations, the signing secret, the
 ///    recovery of a dead process's jobs) and then opens ``ServerComponents/started``;
 /// 3. once it has, the cluster listener, the completion hub's ticker, the workers (unless
-///    the node is API-only) and the retention sweeper.
+///    the node is API-only), the retention sweeper and the queue's metrics sampler;
+/// 4. with `--metrics-port`, the metrics listener (``MetricsListener``), from the start.
 ///
 /// `nano-banana worker` runs these alone.
 public func buildServices(
@@ -55,7 +56,8 @@ public func buildServices(
         let running = RunningJobs()
         let runner = JobRunner(
             jobs: components.jobs, models: components.models, hub: components.hub, running: running,
-            jobTimeout: configuration.jobTimeout, logger: logger)
+            jobTimeout: configuration.jobTimeout, metrics: components.jobInstruments, keys: components.keys,
+            logger: logger)
         node.append(
             WorkerPool(
                 jobs: components.jobs, runner: runner, running: running, signal: components.signal,
@@ -67,7 +69,15 @@ public func buildServices(
         RetentionSweeper(
             jobs: components.jobs, cache: components.finished, clock: components.clock,
             retention: configuration.retention, interval: configuration.effectiveSweepInterval, logger: logger))
+    node.append(MetricsSampler(jobs: components.jobs, factory: components.metrics.factory, logger: logger))
     services += node.map { AfterStartup(started: components.started, service: $0) }
+    if let port = configuration.metricsPort {
+        // Listens from the start, so that a port already taken stops the node at once.
+        services.append(
+            MetricsListener(
+                metrics: components.metrics, host: configuration.host, port: port, bound: components.metricsPort,
+                logger: logger))
+    }
     return services
 }
 
@@ -84,11 +94,12 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
         jobs: components.jobs, models: components.models, signal: components.signal, hub: components.hub,
         maxAttempts: configuration.maxAttempts, maxBodyBytes: configuration.maxBodyBytes,
         allowedFetchHosts: Set(configuration.allowedFetchHosts), prices: configuration.prices,
-        limits: configuration.limits)
+        limits: configuration.limits, metrics: components.jobInstruments)
 
     // HEAD on every GET route (the health checks among them): the GET's status and
     // headers, without its body.
     let router = Router(context: APIRequestContext.self, options: .autoGenerateHeadEndpoints)
+    router.add(middleware: HTTPMetricsMiddleware(instruments: HTTPInstruments(factory: components.metrics.factory)))
     router.add(middleware: JSONErrorMiddleware(maxBodyBytes: configuration.maxBodyBytes))
     router.get("healthz") { _, _ in Response.json(["status": "ok"]) }
     // Readiness for a load balancer: the process is up *and* reaches its store (503 with a
@@ -108,6 +119,10 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
     RequestsController(views: views).addRoutes(to: v2)
     AdminController(keys: components.keys).addRoutes(
         to: router.group("admin").add(middleware: authenticated).add(middleware: AdminOnlyMiddleware()))
+    // The metrics for an admin key; `--metrics-port` serves them without one (MetricsListener).
+    let metrics = components.metrics
+    router.group("metrics").add(middleware: authenticated).add(middleware: AdminOnlyMiddleware())
+        .get { _, _ in metrics.response() }
     GenerationController(
         submitter: submitter, views: views, hub: components.hub, completions: components.completions, urls: urls,
         served: served, syncTimeout: configuration.syncTimeout

@@ -28,6 +28,7 @@ extension ServerConfiguration {
         maxAttempts = try read.integer(.maxAttempts, in: 1...100) ?? maxAttempts
         drainTimeout = try read.seconds(.drainTimeout, from: .zero) ?? drainTimeout
         storeTimeout = try read.seconds(.storeTimeout, from: .aboveZero) ?? storeTimeout
+        metricsPort = try read.integer(.metricsPort, in: 0...65535) ?? metricsPort
 
         if let name = read.string(.engine) {
             guard let kind = EngineKind(rawValue: name) else {

@@ -18,6 +18,9 @@ struct JobRunner: Sendable {
     let hub: CompletionHub
     let running: RunningJobs
     let jobTimeout: TimeInterval
+    let metrics: JobInstruments
+    /// Whether a failed job's key pays, so was refunded (for the credit metrics).
+    let keys: any APIKeyAdministration
     let logger: Logger
 
     /// How a job's run ended.
@@ -39,6 +42,7 @@ struct JobRunner: Sendable {
         let job = claimed.record
         var logger = self.logger
         logger[metadataKey: "request_id"] = "\(job.id)"
+        metrics.claimed(job)
         let request: GenerationRequest
         do {
             let parameters = try JSONDecoder().decode(NanoBanana2Parameters.self, from: Data(claimed.parameters.utf8))
@@ -97,7 +101,11 @@ struct JobRunner: Sendable {
     {
         // Tracked before the engine starts, so a lost lease or a deadline is never missed.
         running.insert(jobID: jobID, worker: worker, deadline: .now + .seconds(jobTimeout))
-        defer { running.remove(jobID: jobID) }
+        metrics.inFlight.increment()
+        defer {
+            running.remove(jobID: jobID)
+            metrics.inFlight.decrement()
+        }
         let engineCall = Task(priority: .high) { () -> Result<(GeneratedImage, Double), any Error> in
             let start = ContinuousClock.now
             do {
@@ -144,7 +152,9 @@ struct JobRunner: Sendable {
                     try await jobs.complete(jobID: job.id, worker: worker, output: output, image: image.bytes)
                 }
             }
-            if !completed {
+            if completed {
+                metrics.completed(job, seconds: seconds)
+            } else {
                 logger.warning(
                     "Finished a job whose lease had been lost; another worker owns it",
                     metadata: ["request_id": "\(job.id)"])
@@ -159,8 +169,14 @@ struct JobRunner: Sendable {
 
     private func finish(_ job: JobRecord, worker: String, failure: String, code: FailureCode) async {
         let jobs = self.jobs
+        // Only a metered key's job reserved credits, which the failure refunds; asked before
+        // the failure is announced, so a scrape after the client's answer counts it.
+        let metered = job.cost > 0 ? (try? await keys.balance(keyID: job.keyID)) != nil : false
         do {
-            _ = try await persisting { try await jobs.fail(jobID: job.id, worker: worker, error: failure, code: code) }
+            let failed = try await persisting {
+                try await jobs.fail(jobID: job.id, worker: worker, error: failure, code: code)
+            }
+            if failed { metrics.failed(job, code: code, metered: metered) }
         } catch {
             logger.error("Could not record a failed job", metadata: ["request_id": "\(job.id)", "error": "\(error)"])
         }

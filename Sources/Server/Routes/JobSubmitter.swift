@@ -20,6 +20,7 @@ struct JobSubmitter: Sendable {
     let prices: [OutputResolution: Int]
     /// The server's default limits; a burst of 0 means a sixth of the rate.
     let limits: SubmitLimits
+    let metrics: JobInstruments
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -58,6 +59,7 @@ struct JobSubmitter: Sendable {
                     maxAttempts: maxAttempts, cost: prices[parameters.outputResolution] ?? 0,
                     metered: key.credits != nil, limits: limits(for: key)))
             signal.signal()
+            metrics.submitted(model: model, cost: job.cost, metered: key.credits != nil)
             return job
         } catch {
             if expectingCompletion { hub.forget(id) }

@@ -11,20 +11,24 @@ final class QueuedJobWithdrawal: Sendable {
     let jobID: String
     let jobs: any JobStore
     let hub: CompletionHub
+    /// Runs once the job is withdrawn (the metrics count it).
+    let onWithdrawn: @Sendable () -> Void
 
-    init(jobID: String, jobs: any JobStore, hub: CompletionHub) {
+    init(jobID: String, jobs: any JobStore, hub: CompletionHub, onWithdrawn: @escaping @Sendable () -> Void = {}) {
         self.jobID = jobID
         self.jobs = jobs
         self.hub = hub
+        self.onWithdrawn = onWithdrawn
     }
 
     /// The client closed its side of the connection.
     func clientLeft() {
         guard armed.withLock({ $0 }) else { return }
-        Task { [jobID, jobs, hub] in
+        Task { [jobID, jobs, hub, onWithdrawn] in
             // The waiting route wakes and answers a connection nobody reads.
             if (try? await jobs.cancelQueued(jobID: jobID, error: JobState.clientGoneError)) == true {
                 hub.finish(jobID)
+                onWithdrawn()
             }
         }
     }
