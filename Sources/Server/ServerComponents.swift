@@ -61,7 +61,8 @@ public struct ServerComponents: Sendable {
                 logger: logger)
         } else {
             backend = try SQLiteBackend(
-                directory: URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true), clock: clock)
+                directory: URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true), clock: clock,
+                logger: logger)
         }
         finished = FinishedJobCache(backend.jobs)
         authenticator = APIKeyCache(backend.keys)
