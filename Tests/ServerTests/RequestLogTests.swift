@@ -60,8 +60,9 @@ struct RequestLogTests {
     func routesAndErrors() async throws {
         let logs = LogRecorder()
         try await TestServer.run(logs: logs) { server, client in
-            let jobID = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x"}"#, key: server.key)
-                .decoded(SubmitBody.self).requestID
+            let jobID = try await client.post(
+                "/v2/nano-banana-2", json: #"{"prompt":"x","output_resolution":"512px"}"#, key: server.key
+            ).decoded(SubmitBody.self).requestID
             _ = try await server.components.waitUntilFinished(jobID: jobID, timeout: .seconds(30))
             let traced = try await client.execute(
                 uri: "/v2/requests/\(jobID)/status", method: .get,
