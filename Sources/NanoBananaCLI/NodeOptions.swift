@@ -134,6 +134,13 @@ struct NodeOptions: ParsableArguments {
             valueName: "level"))
     var logLevel: String?
 
+    @Option(
+        name: .setting(.logFormat),
+        help: ArgumentHelp(
+            "Log lines on stderr: text, or json (one object per line). [NANO_BANANA_LOG_FORMAT] (default: text)",
+            valueName: "format"))
+    var logFormat: String?
+
     /// The configuration, read once: the environment, these flags over it, then the
     /// command's own (`commandFlags`).
     func configuration(_ commandFlags: (inout ConfigurationValues) -> Void = { _ in }) throws -> ServerConfiguration {
@@ -157,6 +164,7 @@ struct NodeOptions: ParsableArguments {
         values.override(.metricsPort, with: metricsPort)
         values.override(.allowFetchHosts, with: allowFetchHosts)
         values.override(.logLevel, with: logLevel)
+        values.override(.logFormat, with: logFormat)
         commandFlags(&values)
         do {
             return try ServerConfiguration(values: values)
@@ -165,7 +173,10 @@ struct NodeOptions: ParsableArguments {
         }
     }
 
+    /// The process's logger, once every logger of the process writes in the configured
+    /// format (``LogOutput``).
     func logger(_ configuration: ServerConfiguration) -> Logger {
+        LogOutput.bootstrap(configuration.logFormat, level: configuration.logLevel)
         var logger = Logger(label: "nano-banana")
         logger.logLevel = configuration.logLevel
         return logger

@@ -99,6 +99,8 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
     // HEAD on every GET route (the health checks among them): the GET's status and
     // headers, without its body.
     let router = Router(context: APIRequestContext.self, options: .autoGenerateHeadEndpoints)
+    // First, so that it logs the status actually sent, errors rendered below included.
+    router.add(middleware: AccessLogMiddleware())
     router.add(middleware: HTTPMetricsMiddleware(instruments: HTTPInstruments(factory: components.metrics.factory)))
     router.add(middleware: JSONErrorMiddleware(maxBodyBytes: configuration.maxBodyBytes))
     router.get("healthz") { _, _ in Response.json(["status": "ok"]) }

@@ -70,7 +70,8 @@ public struct ServerComponents: Sendable {
                 logger: logger)
         } else {
             backend = try SQLiteBackend(
-                directory: URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true), clock: clock)
+                directory: URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true), clock: clock,
+                logger: logger)
         }
         let timers = StoreTimers(store: backend.kind, factory: metrics.factory)
         jobs = MeasuredJobStore(base: backend.jobs, timers: timers)

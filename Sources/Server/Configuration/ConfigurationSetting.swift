@@ -39,6 +39,7 @@ public enum ConfigurationSetting: String, Sendable, CaseIterable {
     case writeTimeout = "NANO_BANANA_WRITE_TIMEOUT"
     case maxConnections = "NANO_BANANA_MAX_CONNECTIONS"
     case logLevel = "LOG_LEVEL"
+    case logFormat = "NANO_BANANA_LOG_FORMAT"
 
     /// The environment variable.
     public var variable: String { rawValue }
@@ -84,6 +85,7 @@ public enum ConfigurationSetting: String, Sendable, CaseIterable {
         case .writeTimeout: "write-timeout"
         case .maxConnections: "max-connections"
         case .logLevel: "log-level"
+        case .logFormat: "log-format"
         }
     }
 }

@@ -94,6 +94,8 @@ public struct ServerConfiguration: Sendable {
     public var connections = ConnectionLimits()
     /// How much the process logs. Default `info`.
     public var logLevel: Logger.Level = .info
+    /// How the log lines are written, all to standard error. Default `text`.
+    public var logFormat = LogFormat.text
 
     public init() {}
 

@@ -46,12 +46,12 @@ struct SQLiteBackend: StoreBackend {
     var kind: String { "sqlite" }
     var services: [any Service] { [DataDirectoryWatch(lock: lock, interval: .seconds(2))] }
 
-    init(directory: URL, clock: any WallClock) throws {
+    init(directory: URL, clock: any WallClock, logger: Logger) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         lock = try DataDirectoryLock(directory: directory)
         database = try SQLiteDatabase(path: directory.appendingPathComponent("nano-banana.sqlite").path)
-        jobs = SQLiteJobStore(database: database, clock: clock)
-        keys = SQLiteAPIKeyStore(database: database, clock: clock)
+        jobs = SQLiteJobStore(database: database, clock: clock, logger: logger)
+        keys = SQLiteAPIKeyStore(database: database, clock: clock, logger: logger)
     }
 
     func prepare(recoverJobs: Bool, logger: Logger) async throws -> [UInt8] {

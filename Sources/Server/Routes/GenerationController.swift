@@ -23,7 +23,8 @@ struct GenerationController: Sendable {
     @Sendable func submitAsync(_ request: Request, context: APIRequestContext) async throws -> Response {
         let key = try context.requireKey()
         let model = try context.parameters.require("model")
-        let job = try await submitter.submit(model: model, request: request, key: key, expectingCompletion: false)
+        let job = try await submitter.submit(
+            model: model, request: request, context: context, key: key, expectingCompletion: false)
         let status = urls.statusURL(job.id, request: request)
         let body = SubmitBody(
             requestID: job.id, status: .queued, statusURL: status,
@@ -38,7 +39,9 @@ struct GenerationController: Sendable {
         for job: JobRecord, key: APIKey, context: APIRequestContext
     ) async throws -> CompletionWaiter.Outcome {
         let metrics = submitter.metrics
-        let withdrawal = QueuedJobWithdrawal(jobID: job.id, jobs: submitter.jobs, hub: hub) {
+        let withdrawal = QueuedJobWithdrawal(
+            jobID: job.id, jobs: submitter.jobs, hub: hub, logger: context.logger.about(job)
+        ) {
             metrics.failed(job, code: .cancelled, metered: key.credits != nil)
         }
         defer { withdrawal.disarm() }
@@ -49,7 +52,8 @@ struct GenerationController: Sendable {
     @Sendable func runSync(_ request: Request, context: APIRequestContext) async throws -> Response {
         let key = try context.requireKey()
         let model = try context.parameters.require("model")
-        let submitted = try await submitter.submit(model: model, request: request, key: key, expectingCompletion: true)
+        let submitted = try await submitter.submit(
+            model: model, request: request, context: context, key: key, expectingCompletion: true)
         defer { hub.forget(submitted.id) }
         let outcome = try await waitWatchingClient(for: submitted, key: key, context: context)
 

@@ -2,6 +2,7 @@ import Engines
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import NanoBananaAPI
 import Store
@@ -28,10 +29,13 @@ struct JobSubmitter: Sendable {
         return encoder
     }()
 
-    /// Reads and validates the body for `model`, then enqueues it. With `expectingCompletion`
-    /// the hub tracks the job before it can possibly finish.
-    func submit(model: String, request: Request, key: APIKey, expectingCompletion: Bool) async throws -> JobRecord {
-        guard models.engine(for: model) != nil else {
+    /// Reads and validates the body for `model`, then enqueues it, with the request's id for
+    /// the job's log lines, and logs it queued. With `expectingCompletion` the hub tracks the
+    /// job before it can possibly finish.
+    func submit(
+        model: String, request: Request, context: APIRequestContext, key: APIKey, expectingCompletion: Bool
+    ) async throws -> JobRecord {
+        guard let engine = models.engine(for: model) else {
             let known = models.slugs.joined(separator: ", ")
             throw APIError.notFound("Model '\(ErrorBody.echo(model))' not found. This server serves: \(known).")
         }
@@ -57,7 +61,12 @@ struct JobSubmitter: Sendable {
                 NewJob(
                     id: id, keyID: key.id, model: model, parameters: encoded, seed: parameters.seed,
                     maxAttempts: maxAttempts, cost: prices[parameters.outputResolution] ?? 0,
-                    metered: key.credits != nil, limits: limits(for: key)))
+                    metered: key.credits != nil, limits: limits(for: key),
+                    httpRequestID: context.requestID.isEmpty ? nil : context.requestID))
+            // Logged before a worker is woken, so that its line comes first (a worker that
+            // polls may still take the job sooner).
+            context.logger.about(job).log(.queued, ["engine": .string(engine.name)])
+            context.access.jobID = job.id
             signal.signal()
             metrics.submitted(model: model, cost: job.cost, metered: key.credits != nil)
             return job

@@ -18,14 +18,19 @@ public struct NewJob: Sendable {
     public var metered: Bool
     /// The key's rate limits and the queue's backpressure; `nil`: none.
     public var limits: SubmitLimits?
+    /// The id of the HTTP request that submitted the job (its `x-request-id`, its
+    /// `traceparent`'s trace-id, or one the server made up), kept so that the job's log
+    /// lines carry it, on whichever node runs it.
+    public var httpRequestID: String?
 
     /// The size of ``parameters`` in bytes, which counts against the key's queued bytes.
     public var parameterBytes: Int { parameters.utf8.count }
 
     public init(
         id: String, keyID: String, model: String, parameters: String, seed: Int64, maxAttempts: Int, cost: Int = 0,
-        metered: Bool = true, limits: SubmitLimits? = nil
+        metered: Bool = true, limits: SubmitLimits? = nil, httpRequestID: String? = nil
     ) {
+        self.httpRequestID = httpRequestID
         self.cost = cost
         self.metered = metered
         self.limits = limits
@@ -82,6 +87,8 @@ public struct JobRecord: Sendable, Equatable {
     public var startedAt: Date?
     public var completedAt: Date?
     public var output: JobOutput?
+    /// The id of the HTTP request that submitted it (``NewJob/httpRequestID``), if known.
+    public var httpRequestID: String?
 
     public var status: JobStatus { state.status }
 

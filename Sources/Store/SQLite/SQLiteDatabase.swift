@@ -179,6 +179,9 @@ public final class SQLiteDatabase: Sendable {
                     WHERE status IN ('QUEUED', 'PROCESSING');
                     """)
         }
+        migrator.registerMigration("v11-http-request-ids") { db in
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN http_request_id TEXT")
+        }
         return migrator
     }
 }
