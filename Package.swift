@@ -27,6 +27,8 @@ let package = Package(
     targets: [
         // MARK: Wire types shared by server and clients
         .target(name: "NanoBananaAPI"),
+        // The OpenAPI document (openapi.json), compiled into the binary.
+        .target(name: "Contract", dependencies: ["NanoBananaAPI"], resources: [.embedInCode("openapi.json")]),
 
         // MARK: Images: codecs, text, the preview artwork
         .target(
@@ -72,6 +74,7 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "NanoBananaAPI",
+                "Contract",
                 "Store",
                 "Engines",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -149,6 +152,7 @@ let package = Package(
             name: "ServerTests",
             dependencies: [
                 "Server",
+                "Contract",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 // A raw loopback client, for what an HTTP client library will not send or do.
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -15,7 +15,7 @@ public func buildApplication(
     _ components: ServerComponents, logger: Logger, whenPrepared: @escaping @Sendable () async throws -> Void = {}
 ) async throws -> some ApplicationProtocol {
     let configuration = components.configuration
-    let router = buildRouter(components, logger: logger)
+    let router = try buildRouter(components, logger: logger)
     var app = Application(
         router: router,
         server: .guardedHTTP1(configuration.connections, count: components.connections, logger: logger),
@@ -81,8 +81,9 @@ public func buildServices(
     return services
 }
 
-/// The routes, in one place.
-func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRequestContext> {
+/// The routes, in one place. `Sources/Contract/openapi.json` describes every one of them
+/// (a test holds the two together).
+func buildRouter(_ components: ServerComponents, logger: Logger) throws -> Router<APIRequestContext> {
     let configuration = components.configuration
     let urls = PublicURLs(
         configuredBase: configuration.publicBaseURL, fallbackAuthority: "\(configuration.host):\(configuration.port)")
@@ -114,6 +115,7 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
     let served = ServedImages()
     FilesController(jobs: components.finished, signer: components.signer, clock: components.clock, served: served)
         .addRoutes(to: router)
+    try OpenAPIController(modelSlugs: components.modelSlugs).addRoutes(to: router)
 
     let authenticated = APIKeyMiddleware(keys: components.authenticator)
     let v1 = router.group("v1").add(middleware: authenticated)
@@ -129,5 +131,10 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
         submitter: submitter, views: views, hub: components.hub, completions: components.completions, urls: urls,
         served: served, syncTimeout: configuration.syncTimeout
     ).addRoutes(v1: v1, v2: v2)
+    // Last: a router middleware wraps only the routes added after it, and the not-found
+    // responder, so this one sees only requests no route answered.
+    router.add(
+        middleware: MethodNotAllowedMiddleware(
+            allowed: AllowedMethods(router.routes.map { ($0.path, $0.method) }, headForGet: true)))
     return router
 }

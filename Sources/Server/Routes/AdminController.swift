@@ -15,7 +15,7 @@ import Store
 struct AdminController: Sendable {
     let keys: any APIKeyAdministration
 
-    struct CreateKey: Decodable {
+    struct CreateKey: AdminBody {
         var name: String
         var credits: Int?
         var rpm: Int?
@@ -24,14 +24,18 @@ struct AdminController: Sendable {
         var role: APIKeyRole?
         var models: [String]?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case name, credits, rpm, burst, role, models
             case maxInFlight = "max_in_flight"
         }
     }
 
-    struct TopUp: Decodable {
+    struct TopUp: AdminBody {
         var amount: Int
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case amount
+        }
     }
 
     struct KeyView: Encodable {
@@ -166,14 +170,23 @@ struct AdminController: Sendable {
         return .json(KeyView(key))
     }
 
-    private func decode<Body: Decodable>(_ type: Body.Type, from request: Request) async throws -> Body {
+    private func decode<Body: AdminBody>(_ type: Body.Type, from request: Request) async throws -> Body {
         var request = request
         let bytes = try await request.collectJSONBody(upTo: 64 * 1024)
+        let json: JSONValue
         do {
             // Refuses a repeated field, as the generation routes do.
-            _ = try JSONValue(parsing: bytes.readableBytesView)
+            json = try JSONValue(parsing: bytes.readableBytesView)
         } catch {
             throw APIError.badRequest(error.description)
+        }
+        // And an unknown one, which a decoder would skip: a misspelt limit would pass unseen.
+        if case .object(let object) = json,
+            let unknown = object.keys.sorted().first(where: { !Body.fieldNames.contains($0) })
+        {
+            throw APIError.badRequest(
+                "Unknown field '\(ErrorBody.echo(unknown))'. Accepted fields: \(Body.fieldNames.joined(separator: ", "))."
+            )
         }
         do {
             return try JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView))
@@ -181,6 +194,15 @@ struct AdminController: Sendable {
             throw APIError.badRequest("The request body is not the expected JSON object.")
         }
     }
+}
+
+/// An admin route's JSON body: decoded, with every field it accepts named.
+protocol AdminBody: Decodable {
+    associatedtype CodingKeys: CodingKey & CaseIterable
+}
+
+extension AdminBody {
+    static var fieldNames: [String] { CodingKeys.allCases.map(\.stringValue) }
 }
 
 /// An optional that is encoded as `null` when absent, where a synthesized encoding would
