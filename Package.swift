@@ -24,7 +24,8 @@ let package = Package(
     ],
     targets: [
         // MARK: Wire types shared by server and clients
-        .target(name: "NanoBananaAPI"),
+        // Crypto signs and verifies webhook deliveries (``WebhookSignature``), a part of the wire.
+        .target(name: "NanoBananaAPI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
 
         // MARK: Images: codecs, text, the preview artwork
         .target(

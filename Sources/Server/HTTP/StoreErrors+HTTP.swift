@@ -76,12 +76,13 @@ extension StoreUnavailable: HTTPResponseError {
 }
 
 extension APIKeyError: HTTPResponseError {
-    /// Unknown key 404; a name taken, or one several old keys share, 409; bad values 400.
+    /// Unknown key (or webhook) 404; a name taken, or one several old keys share, 409; bad values 400.
     public var status: HTTPResponse.Status {
         switch self {
-        case .notFound: .notFound
+        case .notFound, .webhookNotFound: .notFound
         case .ambiguous, .nameTaken: .conflict
-        case .invalidName, .invalidAmount, .balanceTooLarge, .invalidLimit: .badRequest
+        case .invalidName, .invalidAmount, .balanceTooLarge, .invalidLimit, .invalidWebhookURL, .tooManyWebhooks:
+            .badRequest
         }
     }
 

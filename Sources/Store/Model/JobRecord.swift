@@ -18,14 +18,17 @@ public struct NewJob: Sendable {
     public var metered: Bool
     /// The key's rate limits and the queue's backpressure; `nil`: none.
     public var limits: SubmitLimits?
+    /// Where the job's webhook events go (``WebhookPlan``); `nil`: nowhere.
+    public var webhooks: [WebhookTarget]?
 
     /// The size of ``parameters`` in bytes, which counts against the key's queued bytes.
     public var parameterBytes: Int { parameters.utf8.count }
 
     public init(
         id: String, keyID: String, model: String, parameters: String, seed: Int64, maxAttempts: Int, cost: Int = 0,
-        metered: Bool = true, limits: SubmitLimits? = nil
+        metered: Bool = true, limits: SubmitLimits? = nil, webhooks: [WebhookTarget]? = nil
     ) {
+        self.webhooks = webhooks?.isEmpty == true ? nil : webhooks
         self.cost = cost
         self.metered = metered
         self.limits = limits
@@ -82,6 +85,8 @@ public struct JobRecord: Sendable, Equatable {
     public var startedAt: Date?
     public var completedAt: Date?
     public var output: JobOutput?
+    /// Where the job's webhook events go; `nil`: nowhere.
+    public var webhooks: [WebhookTarget]?
 
     public var status: JobStatus { state.status }
 

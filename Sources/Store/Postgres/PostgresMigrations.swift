@@ -100,5 +100,12 @@ enum PostgresMigrations {
                     (SELECT octet_length(parameters) FROM job_parameters WHERE job_parameters.id = jobs.id), 0)
                 WHERE status IN ('QUEUED', 'PROCESSING')
                 """),
+        Migration(
+            version: "v3-webhooks",
+            sql: """
+                ALTER TABLE api_keys ADD COLUMN webhook_secret TEXT;
+                ALTER TABLE api_keys ADD COLUMN webhooks TEXT;
+                ALTER TABLE jobs ADD COLUMN webhooks TEXT;
+                """ + WebhookSchema.tables(time: "DOUBLE PRECISION")),
     ]
 }

@@ -179,6 +179,14 @@ public final class SQLiteDatabase: Sendable {
                     WHERE status IN ('QUEUED', 'PROCESSING');
                     """)
         }
+        migrator.registerMigration("v11-webhooks") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE api_keys ADD COLUMN webhook_secret TEXT;
+                    ALTER TABLE api_keys ADD COLUMN webhooks TEXT;
+                    ALTER TABLE jobs ADD COLUMN webhooks TEXT;
+                    """ + WebhookSchema.tables(time: "REAL"))
+        }
         return migrator
     }
 }
