@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Engines
 import Foundation
 import Hummingbird
 import Logging
@@ -64,6 +65,13 @@ public func buildServices(
                 idlePoll: components.isShared ? .seconds(2) : .seconds(1), logger: logger))
     }
     node.append(
+        WebhookDispatcher(
+            outbox: components.backend.outbox, registry: components.backend.registry,
+            payloads: WebhookPayloads(views: components.jobViews, base: components.webhookLinkBase),
+            sender: WebhookSender(
+                allowedHosts: Set(configuration.allowedWebhookHosts), httpClient: components.fetchClient),
+            policy: configuration.webhookRetry, clock: components.clock, logger: logger))
+    node.append(
         RetentionSweeper(
             jobs: components.jobs, cache: components.finished, clock: components.clock,
             retention: configuration.retention, interval: configuration.effectiveSweepInterval, logger: logger))
@@ -74,17 +82,16 @@ public func buildServices(
 /// The routes, in one place.
 func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRequestContext> {
     let configuration = components.configuration
-    let urls = PublicURLs(
-        configuredBase: configuration.publicBaseURL, fallbackAuthority: "\(configuration.host):\(configuration.port)")
-    let views = JobViews(
-        jobs: components.finished, keys: components.keys, clock: components.clock, retention: configuration.retention,
-        signer: components.signer,
-        urls: urls)
+    let urls = components.publicURLs
+    let views = components.jobViews
     let submitter = JobSubmitter(
         jobs: components.jobs, models: components.models, signal: components.signal, hub: components.hub,
         maxAttempts: configuration.maxAttempts, maxBodyBytes: configuration.maxBodyBytes,
         allowedFetchHosts: Set(configuration.allowedFetchHosts), prices: configuration.prices,
-        limits: configuration.limits)
+        limits: configuration.limits,
+        webhooks: WebhookRequestTargets(
+            guarded: GuardedHTTPClient(
+                allowedHosts: Set(configuration.allowedWebhookHosts), httpClient: components.fetchClient)))
 
     // HEAD on every GET route (the health checks among them): the GET's status and
     // headers, without its body.
@@ -106,6 +113,8 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
     let v1 = router.group("v1").add(middleware: authenticated)
     let v2 = router.group("v2").add(middleware: authenticated)
     RequestsController(views: views).addRoutes(to: v2)
+    WebhooksController(views: views, outbox: components.backend.outbox, registry: components.backend.registry)
+        .addRoutes(v2: v2, registry: router.group("webhook").add(middleware: authenticated))
     AdminController(keys: components.keys).addRoutes(
         to: router.group("admin").add(middleware: authenticated).add(middleware: AdminOnlyMiddleware()))
     GenerationController(

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import NanoBananaAPI
 
@@ -12,6 +13,24 @@ extension Request {
                 "Unsupported Content-Type '\(ErrorBody.echo(type))': send the body as application/json.")
         }
         return try await collectBody(upTo: limit)
+    }
+
+    /// A small JSON body (at most 64 KiB) decoded as `Body`; a repeated field, or a body
+    /// that is not the expected object, is a 400.
+    func decodeSmallJSON<Body: Decodable>(_ type: Body.Type) async throws -> Body {
+        var request = self
+        let bytes = try await request.collectJSONBody(upTo: 64 * 1024)
+        do {
+            // Refuses a repeated field, as the generation routes do.
+            _ = try JSONValue(parsing: bytes.readableBytesView)
+        } catch {
+            throw APIError.badRequest(error.description)
+        }
+        do {
+            return try JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView))
+        } catch {
+            throw APIError.badRequest("The request body is not the expected JSON object.")
+        }
     }
 
     /// `application/json`, `application/…+json`, `application/x-www-form-urlencoded` or

@@ -6,7 +6,8 @@ import Store
 /// The admin routes, for keys with the `admin` role (others get 403): the same key
 /// operations as the CLI, over HTTP.
 ///
-/// - `POST /admin/keys` `{"name", "credits"?, "rpm"?, "burst"?, "max_in_flight"?, "role"?, "models"?}`
+/// - `POST /admin/keys` `{"name", "credits"?, "rpm"?, "burst"?, "max_in_flight"?, "role"?, "models"?,
+///   "webhook_url"?}`
 /// - `GET /admin/keys`
 /// - `GET /admin/keys/{id}?limit=&before=`: the key and a page of its credit ledger
 /// - `POST /admin/keys/{id}/credits` `{"amount"}`
@@ -23,10 +24,12 @@ struct AdminController: Sendable {
         var maxInFlight: Int?
         var role: APIKeyRole?
         var models: [String]?
+        var webhookURL: String?
 
         enum CodingKeys: String, CodingKey {
             case name, credits, rpm, burst, role, models
             case maxInFlight = "max_in_flight"
+            case webhookURL = "webhook_url"
         }
     }
 
@@ -49,6 +52,8 @@ struct AdminController: Sendable {
         var disabled: Bool
         var revoked: Bool
         var createdAt: String
+        /// The key's active default webhook; always present, `null` when none.
+        var webhookURL: ExplicitNull<String>
 
         init(_ key: APIKey, secret: String? = nil) {
             id = key.id
@@ -64,12 +69,14 @@ struct AdminController: Sendable {
             disabled = key.isDisabled
             revoked = key.isRevoked
             createdAt = key.createdAt.formatted(.iso8601)
+            webhookURL = ExplicitNull(key.defaultWebhookTargets.last?.url)
         }
 
         enum CodingKeys: String, CodingKey {
             case id, name, prefix, secret, role, models, credits, rpm, burst, disabled, revoked
             case maxInFlight = "max_in_flight"
             case createdAt = "created_at"
+            case webhookURL = "webhook_url"
         }
     }
 
@@ -123,7 +130,8 @@ struct AdminController: Sendable {
         let created = try await keys.create(
             APIKeySpec(
                 name: body.name, credits: body.credits, role: body.role ?? .user, allowedModels: body.models,
-                requestsPerMinute: body.rpm, burst: body.burst, maxInFlight: body.maxInFlight))
+                requestsPerMinute: body.rpm, burst: body.burst, maxInFlight: body.maxInFlight,
+                webhookURL: body.webhookURL))
         return .json(KeyView(created.key, secret: created.secret), status: .created)
     }
 
@@ -167,19 +175,7 @@ struct AdminController: Sendable {
     }
 
     private func decode<Body: Decodable>(_ type: Body.Type, from request: Request) async throws -> Body {
-        var request = request
-        let bytes = try await request.collectJSONBody(upTo: 64 * 1024)
-        do {
-            // Refuses a repeated field, as the generation routes do.
-            _ = try JSONValue(parsing: bytes.readableBytesView)
-        } catch {
-            throw APIError.badRequest(error.description)
-        }
-        do {
-            return try JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView))
-        } catch {
-            throw APIError.badRequest("The request body is not the expected JSON object.")
-        }
+        try await request.decodeSmallJSON(type)
     }
 }
 

@@ -20,6 +20,8 @@ struct JobSubmitter: Sendable {
     let prices: [OutputResolution: Int]
     /// The server's default limits; a burst of 0 means a sixth of the rate.
     let limits: SubmitLimits
+    /// Where the request's webhook events go (`?webhook=`, or the key's defaults).
+    let webhooks: WebhookRequestTargets
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -48,6 +50,7 @@ struct JobSubmitter: Sendable {
             throw APIError.badRequest(error.description)
         }
         try refuseForbiddenLiterals(parameters.imageURLs)
+        let targets = try await webhooks.targets(for: request, key: key)
         let id = UUID().uuidString.lowercased()
         let encoded = String(decoding: try Self.encoder.encode(parameters), as: UTF8.self)
         if expectingCompletion { hub.expect(id) }
@@ -56,7 +59,7 @@ struct JobSubmitter: Sendable {
                 NewJob(
                     id: id, keyID: key.id, model: model, parameters: encoded, seed: parameters.seed,
                     maxAttempts: maxAttempts, cost: prices[parameters.outputResolution] ?? 0,
-                    metered: key.credits != nil, limits: limits(for: key)))
+                    metered: key.credits != nil, limits: limits(for: key), webhooks: targets))
             signal.signal()
             return job
         } catch {
