@@ -48,11 +48,26 @@ struct WebhookDispatcher: Service {
         }
     }
 
-    /// Delivers claimed events side by side; returns when every attempt is recorded.
+    /// Delivers claimed events side by side, except that one request's events to one URL
+    /// go one after the other, oldest first (`processing` before `completed`); returns
+    /// when every attempt is recorded.
     func deliver(_ events: [WebhookEvent]) async {
+        var lines: [[WebhookEvent]] = []
+        var lineOf: [String: Int] = [:]
+        for event in events {
+            let name = event.jobID + " " + event.url
+            if let index = lineOf[name] {
+                lines[index].append(event)
+            } else {
+                lineOf[name] = lines.count
+                lines.append([event])
+            }
+        }
         await withTaskGroup(of: Void.self) { group in
-            for event in events {
-                group.addTask { await deliver(event) }
+            for line in lines {
+                group.addTask {
+                    for event in line { await deliver(event) }
+                }
             }
         }
     }
