@@ -253,3 +253,31 @@ def test_two_postgres_nodes_deliver_each_attempt_once(cluster, receiver):
         verified(d, whsec)
     assert len(by_id) == 20
     assert all(statuses == [500, 200] for statuses in by_id.values()), by_id
+
+
+def test_the_cli_submits_with_a_webhook_and_shows_its_deliveries(tmp_path, receiver):
+    srv = start(tmp_path, "cli", webhook_args(receiver))
+    try:
+        def cli(*args: str) -> str:
+            out = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=120,
+                                 env={**srv.env, "SEGMIND_API_KEY": key, "NANO_BANANA_URL": f"{srv.base}/v1"})
+            assert out.returncode == 0, out.stdout + out.stderr
+            return out.stdout
+
+        created = subprocess.run([BIN, "keys", "create", "--name", "cli-hooks", "--data-dir", str(srv.data_dir)],
+                                 capture_output=True, text=True, timeout=30, env=srv.env, check=True)
+        key = created.stdout.strip().splitlines()[-1]
+        whsec = cli("keys", "webhook-secret", "cli-hooks", "--data-dir", str(srv.data_dir)).strip()
+        assert whsec == secret(srv, key)
+        rid = cli("submit", "a 'cli' sign", "--resolution", "512px", "--webhook", receiver.url("/ok"),
+                  "--webhook-events", "completed").strip()
+        got = receiver.wait(lambda: receiver.to("/ok"), scaled(30), "the CLI request's event")
+        assert verified(got[0], whsec)["data"]["request_id"] == rid
+        wait_for_events(srv, key, rid, lambda e: e and e[0]["state"] == "DELIVERED", scaled(10), "DELIVERED")
+        shown = json.loads(cli("webhooks", rid))
+        assert shown["request_id"] == rid and shown["events"][0]["id"] == got[0].id
+        assert shown["events"][0]["attempts"][0]["status_code"] == 200
+        rotated = cli("keys", "webhook-secret", "cli-hooks", "--rotate", "--data-dir", str(srv.data_dir)).strip()
+        assert rotated != whsec and rotated == secret(srv, key)
+    finally:
+        srv.stop()
