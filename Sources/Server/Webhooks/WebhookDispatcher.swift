@@ -28,10 +28,14 @@ struct WebhookDispatcher: Service {
     var lease: TimeInterval { policy.timeout + 10 }
 
     func run() async throws {
+        // A store that stays unreachable is reported once, not at every look.
+        var failing = false
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var pause = idlePoll
             do {
                 let events = try await outbox.claimDue(limit: concurrency, lease: lease)
+                if failing { logger.info("Webhook dispatch resumed") }
+                failing = false
                 if !events.isEmpty {
                     await deliver(events)
                     continue
@@ -41,7 +45,11 @@ struct WebhookDispatcher: Service {
                     pause = min(idlePoll, .milliseconds(Int64(max(0.02, wait) * 1000)))
                 }
             } catch {
-                logger.warning("Webhook dispatch failed; trying again", metadata: ["error": "\(error)"])
+                if !failing {
+                    logger.warning(
+                        "Webhook dispatch failed; trying again every second", metadata: ["error": "\(error)"])
+                }
+                failing = true
             }
             let sleep = pause
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: sleep) }
