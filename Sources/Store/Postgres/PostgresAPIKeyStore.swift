@@ -177,8 +177,17 @@ public final class PostgresAPIKeyStore: APIKeyStore, WebhookListStore {
     }
 
     public func webhookSecret(_ reference: String, rotate: Bool) async throws -> String {
-        let candidate = WebhookSecret.generate()
         let logger = logger
+        // Every delivery asks: a secret already made is a read (by key id), no lock.
+        if !rotate,
+            let stored = try await database.withConnection({ connection in
+                try await connection.value(
+                    String?.self, "SELECT webhook_secret FROM api_keys WHERE id = \(reference)", logger: logger) ?? nil
+            })
+        {
+            return stored
+        }
+        let candidate = WebhookSecret.generate()
         return try await database.withTransaction { connection in
             let key = try await Self.find(connection, reference, locking: true, logger: logger)
             return try await connection.value(

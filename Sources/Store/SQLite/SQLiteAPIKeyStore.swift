@@ -155,6 +155,15 @@ public final class SQLiteAPIKeyStore: APIKeyStore, WebhookListStore {
     }
 
     public func webhookSecret(_ reference: String, rotate: Bool) async throws -> String {
+        // Every delivery asks: a secret already made is a read (by key id).
+        if !rotate,
+            let stored = try pool.readNow({ db in
+                try db.cachedValue(
+                    String.self, sql: "SELECT webhook_secret FROM api_keys WHERE id = ?", arguments: [reference])
+            })
+        {
+            return stored
+        }
         let candidate = WebhookSecret.generate()
         return try await pool.write { db in
             let key = try Self.find(db, reference)
