@@ -21,11 +21,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // MARK: Wire types shared by server and clients
         // Crypto signs and verifies webhook deliveries (``WebhookSignature``), a part of the wire.
         .target(name: "NanoBananaAPI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // The OpenAPI document (openapi.json), compiled into the binary.
+        .target(name: "Contract", dependencies: ["NanoBananaAPI"], resources: [.embedInCode("openapi.json")]),
 
         // MARK: Images: codecs, text, the preview artwork
         .target(
@@ -46,6 +50,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
 
@@ -70,6 +75,7 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "NanoBananaAPI",
+                "Contract",
                 "Store",
                 "Engines",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -86,6 +92,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
 
@@ -145,6 +153,7 @@ let package = Package(
             name: "ServerTests",
             dependencies: [
                 "Server",
+                "Contract",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 // A raw loopback client, for what an HTTP client library will not send or do.
                 .product(name: "NIOCore", package: "swift-nio"),

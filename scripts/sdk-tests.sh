@@ -7,24 +7,9 @@
 # VENV (default .build/sdk-venv) and NANO_BANANA_BIN override the defaults.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-
 VENV="${VENV:-.build/sdk-venv}"
-export NANO_BANANA_BIN="${NANO_BANANA_BIN:-$ROOT/.build/debug/nano-banana}"
-
-if [[ ! -x "$NANO_BANANA_BIN" ]]; then
-    echo "error: server binary not found at $NANO_BANANA_BIN (run: swift build --product nano-banana)" >&2
-    exit 2
-fi
-
-if [[ ! -x "$VENV/bin/python" ]]; then
-    python3 -m venv "$VENV"
-fi
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r sdk-tests/requirements.txt
-
-# The SDK falls back to SEGMIND_API_KEY; never send a real key to the test servers.
-unset SEGMIND_API_KEY
+source "$(dirname "${BASH_SOURCE[0]}")/python-suite.sh"
+python_suite "$VENV" sdk-tests/requirements.txt
 
 set +e
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider sdk-tests "$@"

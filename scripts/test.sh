@@ -2,7 +2,8 @@
 # The project's one test command: format check, build (no warnings in our code), the
 # Swift test suites (store and route suites on SQLite and on a throwaway PostgreSQL),
 # then the segmind Python SDK suite against the built server (its cluster and outage
-# tests start PostgreSQL clusters of their own).
+# tests start PostgreSQL clusters of their own), then the contract (schemathesis against
+# the OpenAPI document).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,9 @@ NANO_BANANA_TEST_ROUTES_ON_POSTGRES=1 swift test --skip-build --filter ServerTes
 
 echo "==> segmind Python SDK suite"
 bash scripts/sdk-tests.sh
+
+echo "==> the contract: the OpenAPI document validated, schemathesis against a live server"
+bash scripts/contract-tests.sh
 
 echo "==> abuse round: peak RSS and open connections under hostile clients (bench/abuse.py)"
 NANO_BANANA_BIN="$(pwd)/.build/debug/nano-banana" .build/sdk-venv/bin/python bench/abuse.py

@@ -32,6 +32,8 @@ class FakeGemini:
         self.hang = hang
         self.png = make_png(side, side, (30, 120, 200))
         self.calls: list[dict] = []  # {"model", "api_key", "body"} per request received
+        # HTTP error statuses the next calls get, one each, before calls succeed again.
+        self.errors: list[int] = []
         self._cond = threading.Condition()
         self._released = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -104,6 +106,10 @@ class FakeGemini:
         with self._cond:
             self.calls.append({"model": match.group(1), "api_key": h.headers.get("x-goog-api-key"), "body": body})
             self._cond.notify_all()
+            error = self.errors.pop(0) if self.errors else None
+        if error is not None:
+            return self._reply(h, error, {"error": {"code": error, "message": f"told to answer {error}",
+                                                    "status": "RESOURCE_EXHAUSTED" if error == 429 else "ERROR"}})
         if self.hang > 0:
             self._released.wait(timeout=self.hang)
         reply = {

@@ -69,13 +69,17 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 class NanoBananaServer:
     def __init__(self, name: str, data_dir: Path, args: list[str], env: dict[str, str] | None = None,
-                 port: int | None = None) -> None:
+                 port: int | None = None, separate_stderr: bool = False) -> None:
         self.name = name
         self.data_dir = Path(data_dir)
         self.args = list(args)
         self.env = clean_env(env)
         self.port = port or free_port()
         self.log_path = self.data_dir.parent / f"{name}.log"
+        # With separate_stderr, the log lines (stderr) go to their own file, apart from
+        # what the server prints on stdout (the first-run banner): for tests that read them.
+        self.stderr_path: Path | None = self.data_dir.parent / f"{name}.stderr.log" if separate_stderr else None
+        self._stderr = None
         self.proc: subprocess.Popen | None = None
         self.key: str | None = None
         # False for servers that print no first-run key (a PostgreSQL store that
@@ -99,7 +103,10 @@ class NanoBananaServer:
         self._log.write(f"\n===== start #{self.starts} on port {self.port} =====\n".encode())
         self._log.flush()
         offset = self._log.tell()
-        self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
+        if self.stderr_path is not None:
+            self._stderr = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=self._log,
+                                     stderr=self._stderr if self._stderr is not None else subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=self.env, cwd=self.cwd)
         self.wait_ready(offset, timeout)
         if self.key is None and self.expect_key:
@@ -143,8 +150,9 @@ class NanoBananaServer:
             time.sleep(0.1)
 
     def create_key(self, name: str, credits: int | None = None, rpm: int | None = None,
-                   burst: int | None = None, models: str | None = None) -> str:
+                   burst: int | None = None, models: str | None = None, admin: bool = False) -> str:
         extra = ["--credits", str(credits)] if credits is not None else []
+        extra += ["--admin"] if admin else []
         extra += ["--rpm", str(rpm)] if rpm is not None else []
         extra += ["--burst", str(burst)] if burst is not None else []
         extra += ["--models", models] if models is not None else []
@@ -194,6 +202,12 @@ class NanoBananaServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
 
     def tail(self, lines: int = 40) -> str:
-        return log_tail(self.log_path, lines)
+        text = log_tail(self.log_path, lines)
+        if self.stderr_path is not None:
+            text += "\n" + log_tail(self.stderr_path, lines)
+        return text

@@ -18,7 +18,9 @@ extension NanoBanana2Parameters {
         let fields = FieldReader(object: object)
         guard let prompt = try fields.string("prompt") else { throw .missing(field: "prompt") }
         try checkPromptSize(prompt)
-        guard !prompt.allSatisfy(\.isWhitespace) else { throw .empty(field: "prompt") }
+        // Scalar by scalar (Unicode's White_Space), as the document's pattern says: a space
+        // carrying a combining mark is not empty.
+        guard !prompt.unicodeScalars.allSatisfy(\.properties.isWhitespace) else { throw .empty(field: "prompt") }
 
         var parameters = NanoBanana2Parameters(prompt: prompt)
         if let seed = try fields.integer("seed", in: Int64(Int32.min)...Int64(Int32.max)) {
@@ -55,16 +57,12 @@ extension NanoBanana2Parameters {
 }
 
 extension NanoBanana2Parameters {
-    /// The prompt's budget, cheapest measure first: UTF-8 bytes, Unicode scalars, then
-    /// characters, so that no check walks more than the one before it allowed.
+    /// The prompt's length in Unicode scalars. A scalar takes at most 4 bytes of UTF-8, so a
+    /// longer prompt is refused before anything walks it.
     static func checkPromptSize(_ prompt: String) throws(ParameterError) {
-        guard prompt.utf8.count <= maxPromptBytes else {
-            throw .tooLong(field: "prompt", limit: maxPromptBytes, unit: "bytes of UTF-8")
+        guard prompt.utf8.count <= maxPromptLength * 4, prompt.unicodeScalars.count <= maxPromptLength else {
+            throw .tooLong(field: "prompt", limit: maxPromptLength)
         }
-        guard prompt.unicodeScalars.count <= maxPromptScalars else {
-            throw .tooLong(field: "prompt", limit: maxPromptScalars, unit: "Unicode scalars")
-        }
-        guard prompt.count <= maxPromptLength else { throw .tooLong(field: "prompt", limit: maxPromptLength) }
     }
 }
 

@@ -6,15 +6,11 @@
 public struct NanoBanana2Parameters: Sendable, Equatable, Hashable, Codable {
     /// The slug of this model on the wire.
     public static let modelSlug = "nano-banana-2"
-    /// The longest prompt accepted, in characters (grapheme clusters, what a reader counts).
+    /// The longest prompt accepted, in characters counted as Unicode scalars (code points),
+    /// as JSON Schema's `maxLength` counts them: the OpenAPI document says exactly this. A
+    /// letter carrying two million combining marks is two million characters, not one (it
+    /// costs a renderer, and the upstream's token bill, as much as two million letters).
     public static let maxPromptLength = 20_000
-    /// The longest prompt accepted, in Unicode scalars: twice the characters, room for
-    /// accents and emoji sequences, but not for one letter carrying two million combining
-    /// marks (which counts as one character and costs a renderer, and the upstream's token
-    /// bill, as much as two million).
-    public static let maxPromptScalars = 40_000
-    /// The longest prompt accepted, in UTF-8 bytes: checked first, before anything walks it.
-    public static let maxPromptBytes = 120_000
     /// The most reference images one request may carry.
     public static let maxReferenceImages = 14
     /// The default seed of the public API page.

@@ -36,6 +36,7 @@ struct KeysCommand: AsyncParsableCommand {
             } catch {
                 throw ValidationError(error.description)
             }
+            LogOutput.bootstrap(configuration.logFormat, level: .warning)
             if let location = configuration.postgresLocation {
                 var logger = Logger(label: "nano-banana")
                 logger.logLevel = .warning

@@ -114,6 +114,13 @@ struct NodeOptions: ParsableArguments {
     var storeTimeout: String?
 
     @Option(
+        name: .setting(.metricsPort),
+        help: ArgumentHelp(
+            "Also serve GET /metrics (Prometheus) without a key on this port, on the same host; 0 picks a free one. [NANO_BANANA_METRICS_PORT] (default: none; /metrics on the API port needs an admin key)",
+            valueName: "port"))
+    var metricsPort: String?
+
+    @Option(
         name: .setting(.allowFetchHosts),
         help: ArgumentHelp(
             "A host whose http(s) reference images may be fetched although it is private, on every port or, as HOST:PORT, on one; repeatable. [NANO_BANANA_ALLOW_FETCH_HOSTS]",
@@ -148,6 +155,13 @@ struct NodeOptions: ParsableArguments {
             valueName: "level"))
     var logLevel: String?
 
+    @Option(
+        name: .setting(.logFormat),
+        help: ArgumentHelp(
+            "Log lines on stderr: text, or json (one object per line). [NANO_BANANA_LOG_FORMAT] (default: text)",
+            valueName: "format"))
+    var logFormat: String?
+
     /// The configuration, read once: the environment, these flags over it, then the
     /// command's own (`commandFlags`).
     func configuration(_ commandFlags: (inout ConfigurationValues) -> Void = { _ in }) throws -> ServerConfiguration {
@@ -168,11 +182,13 @@ struct NodeOptions: ParsableArguments {
         values.override(.maxAttempts, with: maxAttempts)
         values.override(.drainTimeout, with: drainTimeout)
         values.override(.storeTimeout, with: storeTimeout)
+        values.override(.metricsPort, with: metricsPort)
         values.override(.allowFetchHosts, with: allowFetchHosts)
         values.override(.allowWebhookHosts, with: allowWebhookHosts)
         values.override(.webhookRetrySchedule, with: webhookRetrySchedule)
         values.override(.webhookTimeout, with: webhookTimeout)
         values.override(.logLevel, with: logLevel)
+        values.override(.logFormat, with: logFormat)
         commandFlags(&values)
         do {
             return try ServerConfiguration(values: values)
@@ -181,7 +197,10 @@ struct NodeOptions: ParsableArguments {
         }
     }
 
+    /// The process's logger, once every logger of the process writes in the configured
+    /// format (``LogOutput``).
     func logger(_ configuration: ServerConfiguration) -> Logger {
+        LogOutput.bootstrap(configuration.logFormat, level: configuration.logLevel)
         var logger = Logger(label: "nano-banana")
         logger.logLevel = configuration.logLevel
         return logger

@@ -118,6 +118,9 @@ struct ServeCommand: AsyncParsableCommand {
             values.override(.maxQueuedBytesPerKey, with: maxQueuedBytesPerKey)
             connections.override(&values)
         }
+        if let metricsPort = configuration.metricsPort, metricsPort != 0, metricsPort == configuration.port {
+            throw ValidationError("--metrics-port must differ from --port (both \(metricsPort)).")
+        }
         if !configuration.runsWorkers {
             guard configuration.storeURL != nil else {
                 throw ValidationError(

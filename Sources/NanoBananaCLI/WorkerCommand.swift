@@ -6,7 +6,7 @@ import ServiceLifecycle
 import Store
 
 /// `nano-banana worker`: a node that only runs jobs, from a PostgreSQL store that API nodes
-/// (`serve --no-workers`) fill. It listens on no port.
+/// (`serve --no-workers`) fill. It listens on no port, but the metrics one if asked.
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
@@ -18,10 +18,17 @@ struct WorkerCommand: AsyncParsableCommand {
             """
     )
 
+    @Option(
+        name: .setting(.host, short: "H"),
+        help: ArgumentHelp(
+            "Interface the --metrics-port listener binds to. [NANO_BANANA_HOST] (default: 127.0.0.1)",
+            valueName: "address"))
+    var host: String?
+
     @OptionGroup var node: NodeOptions
 
     func run() async throws {
-        var configuration = try node.configuration()
+        var configuration = try node.configuration { $0.override(.host, with: host) }
         configuration.runsWorkers = true
         guard configuration.storeURL != nil else {
             throw ValidationError(

@@ -16,7 +16,7 @@ public func buildApplication(
     _ components: ServerComponents, logger: Logger, whenPrepared: @escaping @Sendable () async throws -> Void = {}
 ) async throws -> some ApplicationProtocol {
     let configuration = components.configuration
-    let router = buildRouter(components, logger: logger)
+    let router = try buildRouter(components, logger: logger)
     var app = Application(
         router: router,
         server: .guardedHTTP1(configuration.connections, count: components.connections, logger: logger),
@@ -39,7 +39,8 @@ public func buildApplication(
 /// 2. ``StartupService``, which prepares the store (migrations, the signing secret, the
 ///    recovery of a dead process's jobs) and then opens ``ServerComponents/started``;
 /// 3. once it has, the cluster listener, the completion hub's ticker, the workers (unless
-///    the node is API-only) and the retention sweeper.
+///    the node is API-only), the retention sweeper and the queue's metrics sampler;
+/// 4. with `--metrics-port`, the metrics listener (``MetricsListener``), from the start.
 ///
 /// `nano-banana worker` runs these alone.
 public func buildServices(
@@ -56,7 +57,8 @@ public func buildServices(
         let running = RunningJobs()
         let runner = JobRunner(
             jobs: components.jobs, models: components.models, hub: components.hub, running: running,
-            jobTimeout: configuration.jobTimeout, logger: logger)
+            jobTimeout: configuration.jobTimeout, metrics: components.jobInstruments, keys: components.keys,
+            logger: logger)
         node.append(
             WorkerPool(
                 jobs: components.jobs, runner: runner, running: running, signal: components.signal,
@@ -75,12 +77,21 @@ public func buildServices(
         RetentionSweeper(
             jobs: components.jobs, cache: components.finished, clock: components.clock,
             retention: configuration.retention, interval: configuration.effectiveSweepInterval, logger: logger))
+    node.append(MetricsSampler(jobs: components.jobs, factory: components.metrics.factory, logger: logger))
     services += node.map { AfterStartup(started: components.started, service: $0) }
+    if let port = configuration.metricsPort {
+        // Listens from the start, so that a port already taken stops the node at once.
+        services.append(
+            MetricsListener(
+                metrics: components.metrics, host: configuration.host, port: port, bound: components.metricsPort,
+                logger: logger))
+    }
     return services
 }
 
-/// The routes, in one place.
-func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRequestContext> {
+/// The routes, in one place. `Sources/Contract/openapi.json` describes every one of them
+/// (a test holds the two together).
+func buildRouter(_ components: ServerComponents, logger: Logger) throws -> Router<APIRequestContext> {
     let configuration = components.configuration
     let urls = components.publicURLs
     let views = components.jobViews
@@ -91,11 +102,15 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
         limits: configuration.limits,
         webhooks: WebhookRequestTargets(
             guarded: GuardedHTTPClient(
-                allowedHosts: Set(configuration.allowedWebhookHosts), httpClient: components.fetchClient)))
+                allowedHosts: Set(configuration.allowedWebhookHosts), httpClient: components.fetchClient)),
+        metrics: components.jobInstruments)
 
     // HEAD on every GET route (the health checks among them): the GET's status and
     // headers, without its body.
     let router = Router(context: APIRequestContext.self, options: .autoGenerateHeadEndpoints)
+    // First, so that it logs the status actually sent, errors rendered below included.
+    router.add(middleware: AccessLogMiddleware())
+    router.add(middleware: HTTPMetricsMiddleware(instruments: HTTPInstruments(factory: components.metrics.factory)))
     router.add(middleware: JSONErrorMiddleware(maxBodyBytes: configuration.maxBodyBytes))
     router.get("healthz") { _, _ in Response.json(["status": "ok"]) }
     // Readiness for a load balancer: the process is up *and* reaches its store (503 with a
@@ -108,6 +123,7 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
     let served = ServedImages()
     FilesController(jobs: components.finished, signer: components.signer, clock: components.clock, served: served)
         .addRoutes(to: router)
+    try OpenAPIController(modelSlugs: components.modelSlugs).addRoutes(to: router)
 
     let authenticated = APIKeyMiddleware(keys: components.authenticator)
     let v1 = router.group("v1").add(middleware: authenticated)
@@ -117,9 +133,18 @@ func buildRouter(_ components: ServerComponents, logger: Logger) -> Router<APIRe
         .addRoutes(v2: v2, registry: router.group("webhook").add(middleware: authenticated))
     AdminController(keys: components.keys).addRoutes(
         to: router.group("admin").add(middleware: authenticated).add(middleware: AdminOnlyMiddleware()))
+    // The metrics for an admin key; `--metrics-port` serves them without one (MetricsListener).
+    let metrics = components.metrics
+    router.group("metrics").add(middleware: authenticated).add(middleware: AdminOnlyMiddleware())
+        .get { _, _ in metrics.response() }
     GenerationController(
         submitter: submitter, views: views, hub: components.hub, completions: components.completions, urls: urls,
         served: served, syncTimeout: configuration.syncTimeout
     ).addRoutes(v1: v1, v2: v2)
+    // Last: a router middleware wraps only the routes added after it, and the not-found
+    // responder, so this one sees only requests no route answered.
+    router.add(
+        middleware: MethodNotAllowedMiddleware(
+            allowed: AllowedMethods(router.routes.map { ($0.path, $0.method) }, headForGet: true)))
     return router
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Engines
 import Foundation
 import Logging
+import Metrics
 import NIOPosix
 import NanoBananaAPI
 import Store
@@ -16,8 +17,14 @@ public struct ServerComponents: Sendable {
     public let configuration: ServerConfiguration
     /// Where jobs, keys and images live.
     let backend: any StoreBackend
-    public var jobs: any JobStore { backend.jobs }
-    public var keys: any APIKeyStore { backend.keys }
+    /// The backend's stores, each operation timed for the metrics.
+    public let jobs: any JobStore
+    public let keys: any APIKeyStore
+    /// This instance's metrics, apart from any other server's in the process.
+    public let metrics: ServerMetrics
+    let jobInstruments: JobInstruments
+    /// The port of the `--metrics-port` listener, once it listens.
+    public let metricsPort = BoundPort()
     public let clock: any WallClock
     /// What the routes read jobs through: finished ones from memory.
     let finished: FinishedJobCache
@@ -49,6 +56,8 @@ public struct ServerComponents: Sendable {
     ) async throws {
         try configuration.validate()
         self.configuration = configuration
+        let metrics = ServerMetrics()
+        self.metrics = metrics
         self.clock = clock
         connections = ConnectionCount(limit: configuration.connections.maxConnections)
         if let url = configuration.storeURL {
@@ -61,10 +70,15 @@ public struct ServerComponents: Sendable {
                 logger: logger)
         } else {
             backend = try SQLiteBackend(
-                directory: URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true), clock: clock)
+                directory: URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true), clock: clock,
+                logger: logger)
         }
-        finished = FinishedJobCache(backend.jobs)
-        authenticator = APIKeyCache(backend.keys)
+        let timers = StoreTimers(store: backend.kind, factory: metrics.factory)
+        jobs = MeasuredJobStore(base: backend.jobs, timers: timers)
+        keys = MeasuredAPIKeyStore(base: backend.keys, timers: timers)
+        backend.observe(into: metrics)
+        finished = FinishedJobCache(jobs)
+        authenticator = APIKeyCache(keys)
         // Nothing below throws once the pool and the client exist: their services shut them down.
         let renderPool = NIOThreadPool(numberOfThreads: max(1, configuration.workers))
         let fetchClient = HTTPClient(
@@ -76,11 +90,13 @@ public struct ServerComponents: Sendable {
                 httpClient: fetchClient))
         do {
             models = try Self.makeCatalog(
-                configuration, override: engine, renderPool: renderPool, references: references)
+                configuration, override: engine, renderPool: renderPool, references: references,
+                metrics: metrics.factory)
         } catch {
             try? await fetchClient.shutdown()
             throw error
         }
+        jobInstruments = JobInstruments(models: models, factory: metrics.factory)
         renderPool.start()
         self.renderPool = renderPool
         self.fetchClient = fetchClient
@@ -96,7 +112,7 @@ public struct ServerComponents: Sendable {
     /// One engine per served slug.
     private static func makeCatalog(
         _ configuration: ServerConfiguration, override: (any ImageEngine)?, renderPool: NIOThreadPool,
-        references: ReferenceImages
+        references: ReferenceImages, metrics: any MetricsFactory
     ) throws -> ModelCatalog {
         if let override {
             return ModelCatalog(configuration.models.mapValues { _ in override })
@@ -119,7 +135,7 @@ public struct ServerComponents: Sendable {
                             apiKey: configuration.geminiAPIKey ?? "", baseURL: configuration.geminiBaseURL,
                             model: model,
                             maxConcurrentRequests: configuration.upstreamConcurrency),
-                        client: HTTPClient.shared, threadPool: renderPool, references: references)
+                        client: HTTPClient.shared, threadPool: renderPool, references: references, metrics: metrics)
                 })
         }
     }

@@ -66,25 +66,30 @@ struct ParameterValidationTests {
         #expect(message == #"Invalid 'output_format': "gif" is not allowed. Allowed values: "jpg", "png"."#)
     }
 
-    @Test("a prompt is measured in bytes and scalars as well as characters: combining marks are not free")
+    @Test("a prompt is measured in Unicode scalars, as JSON Schema counts: combining marks are not free")
     func promptBudget() throws {
-        // One letter and two million combining acute accents: 3 characters to a reader,
+        // One letter and two million combining acute accents: 1 character to a reader,
         // 4 MB to the upstream and to a renderer.
         let bomb = "a" + String(repeating: "\u{301}", count: 2_000_000)
         #expect(bomb.count == 1)
-        #expect(throws: ParameterError.tooLong(field: "prompt", limit: 120_000, unit: "bytes of UTF-8")) {
+        #expect(throws: ParameterError.tooLong(field: "prompt", limit: 20_000)) {
             try NanoBanana2Parameters.validated(from: ["prompt": .string(bomb)])
         }
-        let marks = "a" + String(repeating: "\u{301}", count: 50_000)
-        #expect(throws: ParameterError.tooLong(field: "prompt", limit: 40_000, unit: "Unicode scalars")) {
+        let marks = "a" + String(repeating: "\u{301}", count: 20_000)
+        #expect(throws: ParameterError.tooLong(field: "prompt", limit: 20_000)) {
             try NanoBanana2Parameters.validated(from: ["prompt": .string(marks)])
         }
-        #expect(
-            ParameterError.tooLong(field: "prompt", limit: 40_000, unit: "Unicode scalars").description
-                == "Invalid 'prompt': longer than 40000 Unicode scalars.")
-        // A long prompt in a script of three-byte letters, with accents, still fits.
-        let accented = String(repeating: "漢字e\u{301}", count: 6_000)
+        // 20,000 scalars of three-byte letters and accents fit.
+        let accented = String(repeating: "漢字e\u{301}", count: 5_000)
         #expect(try NanoBanana2Parameters.validated(from: ["prompt": .string(accented)]).prompt == accented)
+    }
+
+    @Test("a prompt of white space is empty, scalar by scalar: a space with a combining mark is not")
+    func blankPrompt() throws {
+        #expect(throws: ParameterError.empty(field: "prompt")) {
+            try NanoBanana2Parameters.validated(from: ["prompt": .string(" \t\u{3000}\r\n")])
+        }
+        #expect(try NanoBanana2Parameters.validated(from: ["prompt": .string(" \u{301}")]).prompt == " \u{301}")
     }
 
     @Test("the parameters round-trip through their JSON encoding")

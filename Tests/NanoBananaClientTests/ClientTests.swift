@@ -93,7 +93,7 @@ struct ClientTests {
             } catch let timeout as InferenceTimeout {
                 #expect(timeout.requestID == job.requestID)
                 let resumed = try await client.job(requestID: timeout.requestID).wait(
-                    timeout: .seconds(30), interval: .milliseconds(100))
+                    timeout: .seconds(300), interval: .milliseconds(100))
                 #expect(resumed.body.requestID == job.requestID)
             }
         }

@@ -50,7 +50,7 @@ struct PollingRetryTests {
         try await app.test(.live) { client in
             let port = try #require(client.port)
             let sdk = try Client(apiKey: "k", baseURL: "http://127.0.0.1:\(port)/v1")
-            let result = try await sdk.job(requestID: "r1").wait(timeout: .seconds(10), interval: .milliseconds(20))
+            let result = try await sdk.job(requestID: "r1").wait(timeout: .seconds(120), interval: .milliseconds(20))
             #expect(result.body.requestID == "r1")
         }
         #expect(calls.value == 3)

@@ -37,6 +37,24 @@ struct AdminKeyRouteTests {
         }
     }
 
+    @Test("an unknown field in an admin body is 400 naming it, as on the generation routes")
+    func unknownFields() async throws {
+        try await TestServer.run(configure: { $0.runsWorkers = false }) { server, client in
+            let admin = try await admin(server)
+            let create = try await client.post("/admin/keys", json: #"{"name":"alice","max_inflight":3}"#, key: admin)
+            #expect(create.status == .badRequest)
+            #expect(
+                create.errorMessage
+                    == "Unknown field 'max_inflight'. Accepted fields: name, credits, rpm, burst, role, models, max_in_flight."
+            )
+            #expect(try await client.get("/admin/keys/alice", key: admin).status == .notFound)
+            let bob = try await server.components.keys.create(name: "bob", credits: 1)
+            let topUp = try await client.post("/admin/keys/bob/credits", json: #"{"amount":1,"note":"x"}"#, key: admin)
+            #expect(topUp.status == .badRequest)
+            #expect(try await server.components.keys.balance(keyID: bob.key.id) == 1)
+        }
+    }
+
     @Test("a name a live key has is 409; a control character in a name is 400")
     func names() async throws {
         try await TestServer.run(configure: { $0.runsWorkers = false }) { server, client in
@@ -53,7 +71,7 @@ struct AdminKeyRouteTests {
         }
     }
 
-    @Test("credits past the maximum, and a top-up past it, are 400 naming the maximum; the server carries on")
+    @Test("credits past the maximum are 400, a top-up past it 409, each naming the maximum; the server carries on")
     func maximumCredits() async throws {
         try await TestServer.run(configure: { $0.runsWorkers = false }) { server, client in
             let admin = try await admin(server)
@@ -65,7 +83,7 @@ struct AdminKeyRouteTests {
                 "/admin/keys", json: #"{"name":"rich","credits":1000000000000000}"#, key: admin)
             #expect(rich.status == .created)
             let topUp = try await client.post("/admin/keys/rich/credits", json: #"{"amount":1}"#, key: admin)
-            #expect(topUp.status == .badRequest)
+            #expect(topUp.status == .conflict)
             #expect(topUp.errorMessage?.contains("maximum balance of 1000000000000000") == true)
             let limits = try await client.post("/admin/keys", json: #"{"name":"fast","rpm":1000001}"#, key: admin)
             #expect(limits.status == .badRequest)

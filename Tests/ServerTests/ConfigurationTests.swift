@@ -42,6 +42,7 @@ struct ConfigurationTests {
         #expect(configuration.maxAttempts == 3)
         #expect(configuration.resolvedEngine == .preview)
         #expect(configuration.logLevel == .info)
+        #expect(configuration.logFormat == .text)
         #expect(configuration.prices[.oneK] == 67)
         #expect(configuration.limits.maxQueueLength == 10_000)
         #expect(configuration.limits.maxQueuedBytes == 256 * 1024 * 1024)
@@ -63,7 +64,7 @@ struct ConfigurationTests {
             "NANO_BANANA_PUBLIC_URL": "https://x.example",
             "NANO_BANANA_SYNC_TIMEOUT": "30", "NANO_BANANA_JOB_TIMEOUT": "90", "NANO_BANANA_MAX_BODY_BYTES": "4096",
             "NANO_BANANA_LEASE": "7.5", "NANO_BANANA_MAX_ATTEMPTS": "9", "NANO_BANANA_SWEEP_INTERVAL": "15",
-            "NANO_BANANA_DRAIN_TIMEOUT": "0", "LOG_LEVEL": "DEBUG",
+            "NANO_BANANA_DRAIN_TIMEOUT": "0", "LOG_LEVEL": "DEBUG", "NANO_BANANA_LOG_FORMAT": "JSON",
         ])
         #expect(configuration.host == "0.0.0.0")
         #expect(configuration.port == 9090)
@@ -94,6 +95,24 @@ struct ConfigurationTests {
         #expect(configuration.sweepInterval == 15)
         #expect(configuration.drainTimeout == 0)
         #expect(configuration.logLevel == .debug)
+        #expect(configuration.logFormat == .json)
+    }
+
+    @Test("the log format is json or text, by flag or variable; anything else names the flag or variable used")
+    func logFormat() throws {
+        #expect(try configuration { $0.override(.logFormat, with: "json") }.logFormat == .json)
+        #expect(
+            try configuration(environment: ["NANO_BANANA_LOG_FORMAT": "json"]) {
+                $0.override(.logFormat, with: "text")
+            }.logFormat == .text)
+        #expect(
+            error { $0.override(.logFormat, with: "xml") } == "Invalid --log-format 'xml': expected json or text.")
+        #expect(
+            error(environment: ["NANO_BANANA_LOG_FORMAT": "logfmt"])
+                == "Invalid NANO_BANANA_LOG_FORMAT 'logfmt': expected json or text.")
+        let keys = try ServerConfiguration(
+            storeFrom: ConfigurationValues(environment: ["NANO_BANANA_LOG_FORMAT": "json"]))
+        #expect(keys.logFormat == .json)
     }
 
     @Test("a flag beats its variable, a repeatable flag replaces the variable's list, and unset flags keep it")

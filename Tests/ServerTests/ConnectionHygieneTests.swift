@@ -67,7 +67,7 @@ struct ConnectionHygieneTests {
             let port = try #require(client.port)
             let id = try await client.post("/v2/nano-banana-2", json: #"{"prompt":"x"}"#, key: server.key)
                 .decoded(SubmitBody.self).requestID
-            _ = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(30))
+            _ = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(300))
             let link = pathAndQuery(
                 try await client.get("/v2/requests/\(id)", key: server.key).decoded(ResultBody.self).output)
 

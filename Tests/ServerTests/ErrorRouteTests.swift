@@ -114,7 +114,7 @@ struct ErrorRouteTests {
             let id = try await client.post(
                 "/v2/nano-banana-2", json: #"{"prompt":"x","image_urls":["http://localhost:9/a.png"]}"#, key: server.key
             ).decoded(SubmitBody.self).requestID
-            let job = try #require(try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(30)))
+            let job = try #require(try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(300)))
             #expect(job.status == .failed)
             #expect(job.state.error?.contains("image_urls[0]") == true)
             #expect(job.state.error?.contains("private") == true || job.state.error?.contains("reserved") == true)

@@ -57,7 +57,8 @@ struct JobRunnerTests {
             let runner = JobRunner(
                 jobs: CancellationSensitiveStore(base: server.components.jobs), models: server.components.models,
                 hub: server.components.hub,
-                running: RunningJobs(), jobTimeout: jobTimeout, logger: logger)
+                running: RunningJobs(), jobTimeout: jobTimeout, metrics: server.components.jobInstruments,
+                keys: server.components.keys, logger: logger)
             try await body(runner, claimed, server)
         }
     }

@@ -7,6 +7,11 @@ final class LogRecorder: Sendable {
     struct Line: Sendable {
         let level: Logger.Level
         let message: String
+        /// The logger's metadata with the line's own over it.
+        let metadata: Logger.Metadata
+
+        /// A field as text.
+        subscript(_ key: String) -> String? { metadata[key]?.description }
     }
 
     private let lines = Mutex<[Line]>([])
@@ -27,7 +32,10 @@ final class LogRecorder: Sendable {
         }
 
         func log(event: LogEvent) {
-            recorder.lines.withLock { $0.append(Line(level: event.level, message: event.message.description)) }
+            let merged = metadata.merging(event.metadata ?? [:]) { _, own in own }
+            recorder.lines.withLock {
+                $0.append(Line(level: event.level, message: event.message.description, metadata: merged))
+            }
         }
     }
 }

@@ -65,7 +65,7 @@ struct SubmitAndPollRouteTests {
             #expect(body.status == .processing)
             #expect(body.queuePosition == nil)
             engine.open()
-            let job = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(10))
+            let job = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(300))
             #expect(job?.status == .completed)
         }
     }
@@ -78,7 +78,7 @@ struct SubmitAndPollRouteTests {
                 json: #"{"prompt":"a 'hello' sign","output_resolution":"512px","aspect_ratio":"16:9","seed":7}"#,
                 key: server.key
             ).decoded(SubmitBody.self).requestID
-            _ = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(30))
+            _ = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(300))
 
             let response = try await client.get("/v2/requests/\(id)", key: server.key)
             #expect(response.status == .ok)
@@ -108,7 +108,7 @@ struct SubmitAndPollRouteTests {
                 "/v2/nano-banana-2", json: #"{"prompt":"x","response_modalities":"IMAGE","output_resolution":"512px"}"#,
                 key: server.key
             ).decoded(SubmitBody.self).requestID
-            _ = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(30))
+            _ = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(300))
             let result = try await client.get("/v2/requests/\(id)", key: server.key).decoded(ResultBody.self)
             #expect(result.text == nil)
         }
@@ -121,7 +121,7 @@ struct SubmitAndPollRouteTests {
                 "/v2/nano-banana-2", json: #"{"prompt":"x","output_resolution":"512px"}"#, key: server.key
             )
             .decoded(SubmitBody.self).requestID
-            _ = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(30))
+            _ = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(300))
             let output = try await client.get("/v2/requests/\(id)", key: server.key).decoded(ResultBody.self).output
             let path = pathAndQuery(output)
 
@@ -144,7 +144,7 @@ struct SubmitAndPollRouteTests {
                 "/v2/nano-banana-2", json: #"{"prompt":"something forbidden here"}"#, key: server.key
             )
             .decoded(SubmitBody.self).requestID
-            let job = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(30))
+            let job = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(300))
             #expect(job?.status == .failed)
             for uri in ["/v2/requests/\(id)/status", "/v2/requests/\(id)"] {
                 let response = try await client.get(uri, key: server.key)
@@ -167,7 +167,7 @@ struct SubmitAndPollRouteTests {
                 "/v2/nano-banana-2", json: #"{"prompt":"x","output_resolution":"512px"}"#, key: server.key
             )
             .decoded(SubmitBody.self).requestID
-            _ = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(30))
+            _ = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(300))
             let other = try await server.components.keys.create(name: "other").secret
             let foreign = try await client.get("/v2/requests/\(id)", key: other)
             #expect(foreign.status == .notFound)

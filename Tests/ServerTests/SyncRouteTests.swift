@@ -121,7 +121,7 @@ struct SyncRouteTests {
             #expect(body.responseURL?.hasSuffix("/v2/requests/\(id)") == true)
             #expect(body.error.contains("did not finish"))
             engine.open()
-            let job = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(10))
+            let job = try await server.components.waitUntilFinished(jobID: id, timeout: .seconds(300))
             #expect(job?.status == .completed)
             #expect(try await client.get("/v2/requests/\(id)", key: server.key).status == .ok)
         }

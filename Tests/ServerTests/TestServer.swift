@@ -40,9 +40,10 @@ struct TestServer {
         configuration.storeTimeout = 60
         configure(&configuration)
         let clock = ManualWallClock(Date())
-        let components = try await ServerComponents(configuration: configuration, clock: clock, engine: engine)
         var logger = logs.map { recorder in Logger(label: "test") { _ in recorder.handler } } ?? Logger(label: "test")
         logger.logLevel = logs == nil ? .warning : .debug
+        let components = try await ServerComponents(
+            configuration: configuration, clock: clock, engine: engine, logger: logger)
         let app = try await buildApplication(components, logger: logger)
         // The test runs once the node has started (the store is prepared, as in production).
         return try await app.test(setup) { client in

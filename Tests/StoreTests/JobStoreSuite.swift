@@ -97,6 +97,56 @@ struct JobStoreSuite {
         #expect(job.state.failureCode == .workerLost)
     }
 
+    @Test("the submitting request's id is kept with the job and read back with it", arguments: TestBackend.all)
+    func httpRequestID(backend: TestBackend) async throws {
+        let store = try await backend.stores(clock: ManualWallClock()).jobs
+        var traced = newJob("a")
+        traced.httpRequestID = "client-req-1"
+        #expect(try await store.enqueue(traced).httpRequestID == "client-req-1")
+        #expect(try await store.enqueue(newJob("b")).httpRequestID == nil)
+        #expect(try await store.job(id: "a")?.httpRequestID == "client-req-1")
+        #expect(try await store.job(id: "b")?.httpRequestID == nil)
+        let claimed = try #require(try await store.claim(worker: "w", lease: 30))
+        #expect(claimed.record.httpRequestID == "client-req-1")
+        let (completed, next) = try await store.complete(
+            jobID: "a", worker: "w", output: sampleOutput, image: [1], claimingNextFor: 30)
+        #expect(completed && next?.id == "b" && next?.record.httpRequestID == nil)
+        #expect(try await store.job(id: "a")?.httpRequestID == "client-req-1")
+    }
+
+    @Test(
+        "what a store changes on its own is logged with the job's id and its request's id, once committed",
+        arguments: TestBackend.all)
+    func storeChangesLogged(backend: TestBackend) async throws {
+        let clock = ManualWallClock()
+        let lines = LoggedLines()
+        let stores = try await backend.stores(clock: clock, logger: lines.logger)
+        let key = try await stores.keys.create(name: "k").key
+        for (id, attempts) in [("a", 1), ("c", 3)] {
+            var job = newJob(id, maxAttempts: attempts)
+            job.httpRequestID = "req-" + id
+            _ = try await stores.jobs.enqueue(job)
+            _ = try await stores.jobs.claim(worker: "dead", lease: 10)
+        }
+        var waiting = newJob("b", key: key.id)
+        waiting.httpRequestID = "req-b"
+        _ = try await stores.jobs.enqueue(waiting)
+        _ = try await stores.keys.revoke(key.id)
+        #expect(lines.all.filter { $0["job_event"] != nil }.count == 1)
+        clock.advance(by: 11)
+        #expect(try await stores.jobs.claim(worker: "w", lease: 10)?.id == "c")
+
+        let byJob = Dictionary(
+            lines.all.filter { $0["job_event"] != nil }.map { ($0["job_id"] ?? "", $0) },
+            uniquingKeysWith: { a, _ in a })
+        #expect(byJob.mapValues { $0["job_event"] ?? "" } == ["a": "failed", "b": "cancelled", "c": "lease_expired"])
+        #expect(byJob.mapValues { $0["request_id"] ?? "" } == ["a": "req-a", "b": "req-b", "c": "req-c"])
+        #expect(byJob["b"]?["failure_code"] == "cancelled" && byJob["b"]?["key_id"] == key.id)
+        #expect(byJob["a"]?["failure_code"] == "worker_lost" && byJob["a"]?["attempt"] == "1")
+        #expect(byJob["a"]?["error"] == JobState.workerLostError(attempts: 1))
+        #expect(byJob["c"]?["attempt"] == "1" && byJob["c"]?.level == .warning)
+    }
+
     @Test("renewing the lease keeps the job", arguments: TestBackend.all)
     func renew(backend: TestBackend) async throws {
         let clock = ManualWallClock()

@@ -156,6 +156,14 @@ struct StoreRulesTests {
                 == "No API key with id or name '\(String(repeating: "n", count: 64))…'.")
     }
 
+    @Test("a name's 64 characters are Unicode scalars, as the OpenAPI document's pattern counts them")
+    func nameLength() throws {
+        #expect(try APIKeyDraft(APIKeySpec(name: String(repeating: "é", count: 64)), now: now).key.name.count == 64)
+        // 33 letters, each with a combining accent: 33 characters to a reader, 66 scalars.
+        let accented = String(repeating: "e\u{301}", count: 33)
+        #expect(throws: APIKeyError.invalidName(accented)) { try APIKeyDraft(APIKeySpec(name: accented), now: now) }
+    }
+
     @Test("a reference is an id first, then a name exactly one key has")
     func lookup() throws {
         let one = APIKey(id: "key_1", name: "n", prefix: "p", createdAt: now)

@@ -17,16 +17,18 @@ enum TestBackend: String, Sendable, CaseIterable, CustomTestStringConvertible {
 
     var testDescription: String { rawValue }
 
-    /// A fresh job store and key store over one new database.
-    func stores(clock: ManualWallClock = ManualWallClock()) async throws -> TestStores {
+    /// A fresh job store and key store over one new database, logging to `logger` (by
+    /// default nowhere on SQLite, PostgreSQL's warnings to standard error).
+    func stores(clock: ManualWallClock = ManualWallClock(), logger: Logger? = nil) async throws -> TestStores {
         switch self {
         case .sqlite:
             let database = try SQLiteDatabase(path: TestStores.temporaryPath())
+            let logger = logger ?? .discarding
             return TestStores(
-                jobs: SQLiteJobStore(database: database, clock: clock),
-                keys: SQLiteAPIKeyStore(database: database, clock: clock), database: .sqlite(database))
+                jobs: SQLiteJobStore(database: database, clock: clock, logger: logger),
+                keys: SQLiteAPIKeyStore(database: database, clock: clock, logger: logger), database: .sqlite(database))
         case .postgres:
-            let database = try await TestPostgres.freshDatabase()
+            let database = try await TestPostgres.freshDatabase(logger: logger)
             return TestStores(
                 jobs: PostgresJobStore(database: database, clock: clock),
                 keys: PostgresAPIKeyStore(database: database, clock: clock), database: .postgres(database))
@@ -109,23 +111,28 @@ enum TestPostgres {
     /// generous: a test machine may be busy with other work (a build beside the suite),
     /// and a slow connection there is not the outage the production deadline is for.
     static func freshDatabase(
-        schema: String? = nil, operationTimeout: Duration = .seconds(60)
+        schema: String? = nil, operationTimeout: Duration = .seconds(60), logger: Logger? = nil
     ) async throws
         -> Store.PostgresDatabase
     {
         guard let url else { throw StoreUnavailable(reason: "NANO_BANANA_TEST_POSTGRES_URL is not set") }
         let schema = schema ?? newSchemaName()
-        var logger = Logger(label: "store-test")
-        logger.logLevel = .warning
         let database = PostgresDatabase(
             location: try PostgresLocation(url: url + (url.contains("?") ? "&" : "?") + "schema=" + schema),
-            logger: logger, maxConnections: 4, operationTimeout: operationTimeout,
+            logger: logger ?? quietLogger, maxConnections: 4, operationTimeout: operationTimeout,
             runningTimeout: max(operationTimeout, .seconds(60)))
         // The pool runs for the rest of the test process.
         Task { await database.run() }
         try await database.waitUntilRunning()
         try await database.migrate()
         return database
+    }
+
+    /// Warnings and worse, to standard error.
+    static var quietLogger: Logger {
+        var logger = Logger(label: "store-test")
+        logger.logLevel = .warning
+        return logger
     }
 
     static func newSchemaName() -> String {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Imaging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -61,6 +62,7 @@ public struct GeminiEngine: ImageEngine {
     /// Internal for tests, which watch its slots.
     let limiter: AsyncLimiter
     private let references: ReferenceImages
+    private let upstream: UpstreamMetrics
     /// Largest reply accepted (a 4K PNG in base64 is well under this).
     static let maxReplyBytes = 128 * 1024 * 1024
 
@@ -68,11 +70,14 @@ public struct GeminiEngine: ImageEngine {
     ///   - client: owned by the caller, who shuts it down.
     ///   - threadPool: where transcoding runs.
     ///   - references: loads `image_urls`, fetching http(s) ones when it has a fetcher.
+    ///   - metrics: where each upstream call is counted (``UpstreamMetrics``).
     public init(
         configuration: Configuration, client: HTTPClient, threadPool: NIOThreadPool,
-        references: ReferenceImages = ReferenceImages(fetcher: nil)
+        references: ReferenceImages = ReferenceImages(fetcher: nil),
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance
     ) {
         self.configuration = configuration
+        self.upstream = UpstreamMetrics(engine: "gemini", model: configuration.model, factory: metrics)
         self.references = references
         self.client = client
         self.threadPool = threadPool
@@ -175,7 +180,18 @@ public struct GeminiEngine: ImageEngine {
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
             let response = try await limiter.run {
-                let response = try await client.execute(request, timeout: .init(configuration.requestTimeout))
+                let start = ContinuousClock.now
+                let response: HTTPClientResponse
+                do {
+                    response = try await client.execute(request, timeout: .init(configuration.requestTimeout))
+                } catch {
+                    if !(error is CancellationError || Task.isCancelled) {
+                        upstream.record(status: UpstreamMetrics.connectionFailed, duration: .now - start)
+                    }
+                    throw error
+                }
+                // Timed to the answer's head: the model has done its work by then.
+                upstream.record(status: String(response.status.code), duration: .now - start)
                 let bytes = try await response.body.collect(upTo: Self.maxReplyBytes)
                 return (response.status, response.headers, Array(bytes.readableBytesView))
             }

@@ -35,12 +35,14 @@ public enum ConfigurationSetting: String, Sendable, CaseIterable {
     case sweepInterval = "NANO_BANANA_SWEEP_INTERVAL"
     case drainTimeout = "NANO_BANANA_DRAIN_TIMEOUT"
     case storeTimeout = "NANO_BANANA_STORE_TIMEOUT"
+    case metricsPort = "NANO_BANANA_METRICS_PORT"
     case idleTimeout = "NANO_BANANA_IDLE_TIMEOUT"
     case headerTimeout = "NANO_BANANA_HEADER_TIMEOUT"
     case bodyReadTimeout = "NANO_BANANA_BODY_TIMEOUT"
     case writeTimeout = "NANO_BANANA_WRITE_TIMEOUT"
     case maxConnections = "NANO_BANANA_MAX_CONNECTIONS"
     case logLevel = "LOG_LEVEL"
+    case logFormat = "NANO_BANANA_LOG_FORMAT"
 
     /// The environment variable.
     public var variable: String { rawValue }
@@ -82,12 +84,14 @@ public enum ConfigurationSetting: String, Sendable, CaseIterable {
         case .sweepInterval: "sweep-interval"
         case .drainTimeout: "drain-timeout"
         case .storeTimeout: "store-timeout"
+        case .metricsPort: "metrics-port"
         case .idleTimeout: "idle-timeout"
         case .headerTimeout: "header-timeout"
         case .bodyReadTimeout: "body-timeout"
         case .writeTimeout: "write-timeout"
         case .maxConnections: "max-connections"
         case .logLevel: "log-level"
+        case .logFormat: "log-format"
         }
     }
 }

@@ -28,6 +28,7 @@ extension ServerConfiguration {
         maxAttempts = try read.integer(.maxAttempts, in: 1...100) ?? maxAttempts
         drainTimeout = try read.seconds(.drainTimeout, from: .zero) ?? drainTimeout
         storeTimeout = try read.seconds(.storeTimeout, from: .aboveZero) ?? storeTimeout
+        metricsPort = try read.integer(.metricsPort, in: 0...65535) ?? metricsPort
 
         if let name = read.string(.engine) {
             guard let kind = EngineKind(rawValue: name) else {
@@ -74,14 +75,25 @@ extension ServerConfiguration {
             }
             logLevel = level
         }
+        try readLogFormat(read)
         try validate()
     }
 
-    /// Reads where the store is, and nothing else: for `nano-banana keys`, which shares
-    /// these two settings with `serve` and should not trip over the others.
+    /// Reads where the store is and how to log, and nothing else: for `nano-banana keys`,
+    /// which shares these settings with `serve` and should not trip over the others.
     public init(storeFrom values: ConfigurationValues) throws(ConfigurationError) {
         self.init()
-        try readStore(SettingReader(values: values))
+        let read = SettingReader(values: values)
+        try readStore(read)
+        try readLogFormat(read)
+    }
+
+    private mutating func readLogFormat(_ read: SettingReader) throws(ConfigurationError) {
+        guard let name = read.string(.logFormat) else { return }
+        guard let format = LogFormat(rawValue: name.lowercased()) else {
+            throw read.invalid(.logFormat, name, expected: "json or text")
+        }
+        logFormat = format
     }
 
     private mutating func readWebhooks(_ read: SettingReader) throws(ConfigurationError) {

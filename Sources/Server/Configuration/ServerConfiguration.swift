@@ -92,10 +92,16 @@ public struct ServerConfiguration: Sendable {
     /// Seconds an operation on a PostgreSQL store may wait for a connection before the
     /// store is reported unavailable (503); a running operation gets at least 8. Default 5.
     public var storeTimeout: TimeInterval = 5
+    /// A port for a second listener, on ``host``, that serves `GET /metrics` without a key
+    /// (0 picks a free one); `nil`: none, the metrics are only at the API's `/metrics` for
+    /// an admin key.
+    public var metricsPort: Int?
     /// The HTTP server's timeouts and its cap on open connections.
     public var connections = ConnectionLimits()
     /// How much the process logs. Default `info`.
     public var logLevel: Logger.Level = .info
+    /// How the log lines are written, all to standard error. Default `text`.
+    public var logFormat = LogFormat.text
 
     public init() {}
 

@@ -29,6 +29,7 @@ struct APIKeyMiddleware: RouterMiddleware {
         var context = context
         context.apiKey = key
         context.logger[metadataKey: "key_id"] = "\(key.id)"
+        context.access.keyID = key.id
         return try await next(request, context)
     }
 }

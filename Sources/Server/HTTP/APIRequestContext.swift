@@ -1,6 +1,7 @@
 import Hummingbird
 import NIOCore
 import Store
+import Synchronization
 
 /// The request context of every route: the core storage plus the authenticated key.
 public struct APIRequestContext: RequestContext {
@@ -10,6 +11,11 @@ public struct APIRequestContext: RequestContext {
     /// The connection the request came on: its close tells a waiting route that the client
     /// has gone.
     let channel: any Channel
+    /// The id the request's log lines carry (``RequestCorrelation``), set by
+    /// ``AccessLogMiddleware``; empty on a router without it.
+    var requestID = ""
+    /// What the request's access line reports that only the handlers learn.
+    let access = AccessFacts()
 
     public init(source: Source) {
         coreContext = .init(source: source)
@@ -24,5 +30,22 @@ public struct APIRequestContext: RequestContext {
     func requireKey() throws -> APIKey {
         guard let apiKey else { throw APIError.unauthorized("Missing API key: send it in the x-api-key header.") }
         return apiKey
+    }
+}
+
+/// What a request's handlers learn that its access line reports (``AccessLogMiddleware``):
+/// its key and the job it submitted or read. One per request, shared by every copy of its
+/// context, as Hummingbird shares the matched route.
+final class AccessFacts: Sendable {
+    private let facts = Mutex<(keyID: String?, jobID: String?)>((nil, nil))
+
+    var keyID: String? {
+        get { facts.withLock { $0.keyID } }
+        set { facts.withLock { $0.keyID = newValue } }
+    }
+
+    var jobID: String? {
+        get { facts.withLock { $0.jobID } }
+        set { facts.withLock { $0.jobID = newValue } }
     }
 }

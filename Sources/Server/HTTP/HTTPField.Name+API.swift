@@ -4,7 +4,8 @@ import HTTPTypes
 extension HTTPField.Name {
     /// The API key every authenticated request carries.
     static let apiKey = HTTPField.Name("x-api-key")!
-    /// The id of the request a v1 image answers.
+    /// The id of the request a v1 image answers; on the way in, the client's id for its
+    /// request, which the logs carry (``RequestCorrelation``).
     static let requestID = HTTPField.Name("x-request-id")!
     /// Seconds the engine spent on the image.
     static let generationTime = HTTPField.Name("x-generation-time")!

@@ -38,7 +38,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             context.logger.error("Unhandled error", metadata: ["error": "\(error)"])
             return Response.json(
-                ErrorBody(error: "Internal server error (request \(context.id)). It has been logged."),
+                ErrorBody(error: "Internal server error (request \(context.loggedRequestID)). It has been logged."),
                 status: .internalServerError)
         }
     }

@@ -18,6 +18,9 @@ struct JobRunner: Sendable {
     let hub: CompletionHub
     let running: RunningJobs
     let jobTimeout: TimeInterval
+    let metrics: JobInstruments
+    /// Whether a failed job's key pays, so was refunded (for the credit metrics).
+    let keys: any APIKeyAdministration
     let logger: Logger
 
     /// How a job's run ended.
@@ -37,8 +40,13 @@ struct JobRunner: Sendable {
     @discardableResult
     func run(_ claimed: ClaimedJob, worker: String, claimNextFor lease: TimeInterval? = nil) async -> ClaimedJob? {
         let job = claimed.record
-        var logger = self.logger
-        logger[metadataKey: "request_id"] = "\(job.id)"
+        // Every line about the job carries its id, its key, its model, its request's id.
+        var logger = self.logger.about(job)
+        logger[metadataKey: "worker"] = .string(worker)
+        let engine = models.engine(for: job.model)
+        if let engine { logger[metadataKey: "engine"] = .string(engine.name) }
+        logger.log(.started, ["attempt": .stringConvertible(job.state.attempts)])
+        metrics.claimed(job)
         let request: GenerationRequest
         do {
             let parameters = try JSONDecoder().decode(NanoBanana2Parameters.self, from: Data(claimed.parameters.utf8))
@@ -46,36 +54,38 @@ struct JobRunner: Sendable {
         } catch {
             logger.error("Stored parameters are unreadable", metadata: ["error": "\(error)"])
             await finish(
-                job, worker: worker, failure: "Internal error: the stored request could not be read.", code: .internal)
+                job, worker: worker, failure: "Internal error: the stored request could not be read.", code: .internal,
+                logger: logger)
             return nil
         }
-        guard let engine = models.engine(for: job.model) else {
+        guard let engine else {
             await finish(
                 job, worker: worker, failure: "Model '\(job.model)' is no longer served by this server.",
-                code: .invalidRequest)
+                code: .invalidRequest, logger: logger)
             return nil
         }
 
         switch await generate(request, engine: engine, jobID: job.id, worker: worker) {
         case .leaseLost:
-            logger.warning("Lost the lease on a job while running it; leaving it to its new worker")
+            logger.log(.leaseLost, level: .warning)
         case .deadline:
             await finish(
                 job, worker: worker,
                 failure: "The request timed out: the engine did not finish within \(Int(jobTimeout)) seconds.",
-                code: .timedOut)
+                code: .timedOut, logger: logger)
         case .finished(.failure(is CancellationError)):
             // First: a cancelled job is unfinished, never failed.
-            await handBack(job.id, worker: worker)
+            await handBack(job, worker: worker, logger: logger)
         case .finished(.success(let (image, seconds))):
-            return await complete(job, worker: worker, engine: engine.name, image: image, seconds: seconds, next: lease)
+            return await complete(
+                job, worker: worker, engine: engine.name, image: image, seconds: seconds, next: lease, logger: logger)
         case .finished(.failure(let failure as EngineFailure)):
-            await finish(job, worker: worker, failure: failure.description, code: failure.failureCode)
+            await finish(job, worker: worker, failure: failure.description, code: failure.failureCode, logger: logger)
         case .finished(.failure(let error)):
             logger.error("Engine error", metadata: ["error": "\(error)"])
             await finish(
                 job, worker: worker, failure: "Internal error while generating the image (request \(job.id)).",
-                code: .internal)
+                code: .internal, logger: logger)
         }
         return nil
     }
@@ -97,7 +107,11 @@ struct JobRunner: Sendable {
     {
         // Tracked before the engine starts, so a lost lease or a deadline is never missed.
         running.insert(jobID: jobID, worker: worker, deadline: .now + .seconds(jobTimeout))
-        defer { running.remove(jobID: jobID) }
+        metrics.inFlight.increment()
+        defer {
+            running.remove(jobID: jobID)
+            metrics.inFlight.decrement()
+        }
         let engineCall = Task(priority: .high) { () -> Result<(GeneratedImage, Double), any Error> in
             let start = ContinuousClock.now
             do {
@@ -125,7 +139,7 @@ struct JobRunner: Sendable {
 
     private func complete(
         _ job: JobRecord, worker: String, engine: String, image: GeneratedImage, seconds: Double,
-        next lease: TimeInterval?
+        next lease: TimeInterval?, logger: Logger
     ) async -> ClaimedJob? {
         let output = JobOutput(
             blobKey: "\(job.id).\(image.format.fileExtension)", format: image.format, width: image.width,
@@ -144,40 +158,54 @@ struct JobRunner: Sendable {
                     try await jobs.complete(jobID: job.id, worker: worker, output: output, image: image.bytes)
                 }
             }
-            if !completed {
-                logger.warning(
-                    "Finished a job whose lease had been lost; another worker owns it",
-                    metadata: ["request_id": "\(job.id)"])
+            if completed {
+                metrics.completed(job, seconds: seconds)
+                logger.log(.completed, ["inference_ms": .stringConvertible(Int((seconds * 1000).rounded()))])
+            } else {
+                logger.warning("Finished a job whose lease had been lost; another worker owns it")
             }
         } catch {
-            logger.error(
-                "Could not record a completed job", metadata: ["request_id": "\(job.id)", "error": "\(error)"])
+            logger.error("Could not record a completed job", metadata: ["error": "\(error)"])
         }
         hub.finish(job.id, image: image.bytes)
         return next
     }
 
-    private func finish(_ job: JobRecord, worker: String, failure: String, code: FailureCode) async {
+    private func finish(_ job: JobRecord, worker: String, failure: String, code: FailureCode, logger: Logger) async {
         let jobs = self.jobs
+        // Only a metered key's job reserved credits, which the failure refunds; asked before
+        // the failure is announced, so a scrape after the client's answer counts it.
+        let metered = job.cost > 0 ? (try? await keys.balance(keyID: job.keyID)) != nil : false
         do {
-            _ = try await persisting { try await jobs.fail(jobID: job.id, worker: worker, error: failure, code: code) }
+            let failed = try await persisting {
+                try await jobs.fail(jobID: job.id, worker: worker, error: failure, code: code)
+            }
+            if failed {
+                metrics.failed(job, code: code, metered: metered)
+                var failedJob = job
+                failedJob.state.failureCode = code
+                failedJob.state.error = failure
+                logger.log(.failed, level: code.describesServer ? .warning : .info, failedJob.failureLogMetadata)
+            }
         } catch {
-            logger.error("Could not record a failed job", metadata: ["request_id": "\(job.id)", "error": "\(error)"])
+            logger.error("Could not record a failed job", metadata: ["error": "\(error)"])
         }
         hub.finish(job.id)
     }
 
     /// Hands a job the worker holds back to the queue, unfinished (shutdown). If the store
     /// cannot be reached the lease runs out instead, with the same effect, later.
-    func handBack(_ jobID: String, worker: String) async {
+    func handBack(_ job: JobRecord, worker: String, logger: Logger? = nil) async {
+        let logger = logger ?? self.logger.about(job)
         let jobs = self.jobs
         do {
-            _ = try await persisting { try await jobs.release(jobID: jobID, worker: worker) }
-            logger.info("Handed an unfinished job back to the queue", metadata: ["request_id": "\(jobID)"])
+            if try await persisting({ try await jobs.release(jobID: job.id, worker: worker) }) {
+                logger.log(.released)
+            }
         } catch {
             logger.warning(
                 "Could not hand a job back; it returns to the queue when its lease runs out",
-                metadata: ["request_id": "\(jobID)", "error": "\(error)"])
+                metadata: ["error": "\(error)"])
         }
     }
 

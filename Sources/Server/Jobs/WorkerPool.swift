@@ -100,7 +100,7 @@ struct WorkerPool: Service {
                         job, worker: worker, claimNextFor: signal.claimsAllowed ? leaseDuration : nil)
                 }
                 if let unstarted = next {
-                    await runner.handBack(unstarted.id, worker: worker)
+                    await runner.handBack(unstarted.record, worker: worker)
                 }
             } catch {
                 if backoff.failures == 0 {

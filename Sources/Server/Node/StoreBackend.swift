@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import Store
 
@@ -14,6 +15,8 @@ protocol StoreBackend: Sendable {
     var registry: any WebhookRegistry { get }
     /// Whether other processes may run this store's jobs (and finish them).
     var isShared: Bool { get }
+    /// The kind of store, as the metrics label it: `sqlite` or `postgres`.
+    var kind: String { get }
 
     /// What must run before anything uses the store (PostgreSQL's connection pool); the
     /// first services of the node's group, so they stop last.
@@ -30,6 +33,9 @@ protocol StoreBackend: Sendable {
 
     /// Throws ``StoreUnavailable`` when the store cannot be reached now.
     func ping() async throws
+
+    /// Adds what the metrics can tell of the store's connections, if anything.
+    func observe(into metrics: ServerMetrics)
 }
 
 /// The embedded database in the data directory, which this process holds alone.
@@ -44,14 +50,15 @@ struct SQLiteBackend: StoreBackend {
     var outbox: any WebhookOutbox { sqliteJobs }
     var registry: any WebhookRegistry { sqliteKeys }
     var isShared: Bool { false }
+    var kind: String { "sqlite" }
     var services: [any Service] { [DataDirectoryWatch(lock: lock, interval: .seconds(2))] }
 
-    init(directory: URL, clock: any WallClock) throws {
+    init(directory: URL, clock: any WallClock, logger: Logger) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         lock = try DataDirectoryLock(directory: directory)
         database = try SQLiteDatabase(path: directory.appendingPathComponent("nano-banana.sqlite").path)
-        sqliteJobs = SQLiteJobStore(database: database, clock: clock)
-        sqliteKeys = SQLiteAPIKeyStore(database: database, clock: clock)
+        sqliteJobs = SQLiteJobStore(database: database, clock: clock, logger: logger)
+        sqliteKeys = SQLiteAPIKeyStore(database: database, clock: clock, logger: logger)
     }
 
     func prepare(recoverJobs: Bool, logger: Logger) async throws -> [UInt8] {
@@ -69,6 +76,9 @@ struct SQLiteBackend: StoreBackend {
     func listeners(signal: WorkSignal, hub: CompletionHub) -> [any Service] { [] }
 
     func ping() async throws { try database.ping() }
+
+    /// SQLite has no connection pool to speak of.
+    func observe(into metrics: ServerMetrics) {}
 }
 
 /// PostgreSQL, shared by every API and worker node of a cluster.
@@ -81,6 +91,7 @@ struct PostgresBackend: StoreBackend {
     var outbox: any WebhookOutbox { postgresJobs }
     var registry: any WebhookRegistry { postgresKeys }
     var isShared: Bool { true }
+    var kind: String { "postgres" }
     var services: [any Service] { [PostgresPoolService(database: database)] }
 
     init(
@@ -119,4 +130,18 @@ struct PostgresBackend: StoreBackend {
     }
 
     func ping() async throws { try await database.ping() }
+
+    /// The pool's use, read at each scrape.
+    func observe(into metrics: ServerMetrics) {
+        let (database, factory) = (database, metrics.factory)
+        let inUse = Gauge(label: MetricName.poolInUse, factory: factory)
+        let waiting = Gauge(label: MetricName.poolWaiting, factory: factory)
+        let maximum = Gauge(label: MetricName.poolMax, factory: factory)
+        metrics.onCollect {
+            let usage = database.usage
+            inUse.record(usage.inUse)
+            waiting.record(usage.waiting)
+            maximum.record(usage.maximum)
+        }
+    }
 }

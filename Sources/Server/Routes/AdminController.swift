@@ -16,7 +16,7 @@ import Store
 struct AdminController: Sendable {
     let keys: any APIKeyAdministration
 
-    struct CreateKey: Decodable {
+    struct CreateKey: StrictJSONBody {
         var name: String
         var credits: Int?
         var rpm: Int?
@@ -26,15 +26,19 @@ struct AdminController: Sendable {
         var models: [String]?
         var webhookURL: String?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case name, credits, rpm, burst, role, models
             case maxInFlight = "max_in_flight"
             case webhookURL = "webhook_url"
         }
     }
 
-    struct TopUp: Decodable {
+    struct TopUp: StrictJSONBody {
         var amount: Int
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case amount
+        }
     }
 
     struct KeyView: Encodable {
@@ -126,7 +130,7 @@ struct AdminController: Sendable {
     }
 
     @Sendable func create(_ request: Request, context: APIRequestContext) async throws -> Response {
-        let body = try await decode(CreateKey.self, from: request)
+        let body = try await request.decodeSmallJSON(CreateKey.self)
         let created = try await keys.create(
             APIKeySpec(
                 name: body.name, credits: body.credits, role: body.role ?? .user, allowedModels: body.models,
@@ -169,13 +173,9 @@ struct AdminController: Sendable {
 
     @Sendable func topUp(_ request: Request, context: APIRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        let body = try await decode(TopUp.self, from: request)
+        let body = try await request.decodeSmallJSON(TopUp.self)
         let key = try await keys.topUp(id, amount: body.amount)
         return .json(KeyView(key))
-    }
-
-    private func decode<Body: Decodable>(_ type: Body.Type, from request: Request) async throws -> Body {
-        try await request.decodeSmallJSON(type)
     }
 }
 

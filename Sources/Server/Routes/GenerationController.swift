@@ -23,7 +23,8 @@ struct GenerationController: Sendable {
     @Sendable func submitAsync(_ request: Request, context: APIRequestContext) async throws -> Response {
         let key = try context.requireKey()
         let model = try context.parameters.require("model")
-        let job = try await submitter.submit(model: model, request: request, key: key, expectingCompletion: false)
+        let job = try await submitter.submit(
+            model: model, request: request, context: context, key: key, expectingCompletion: false)
         let status = urls.statusURL(job.id, request: request)
         let body = SubmitBody(
             requestID: job.id, status: .queued, statusURL: status,
@@ -35,20 +36,26 @@ struct GenerationController: Sendable {
     /// Waits for the job while watching the connection: a client that leaves while its job
     /// is QUEUED gets it withdrawn (``QueuedJobWithdrawal``).
     private func waitWatchingClient(
-        for jobID: String, context: APIRequestContext
+        for job: JobRecord, key: APIKey, context: APIRequestContext
     ) async throws -> CompletionWaiter.Outcome {
-        let withdrawal = QueuedJobWithdrawal(jobID: jobID, jobs: submitter.jobs, hub: hub)
+        let metrics = submitter.metrics
+        let withdrawal = QueuedJobWithdrawal(
+            jobID: job.id, jobs: submitter.jobs, hub: hub, logger: context.logger.about(job)
+        ) {
+            metrics.failed(job, code: .cancelled, metered: key.credits != nil)
+        }
         defer { withdrawal.disarm() }
         await context.channel.clientDeparture()?.whenSuccess { withdrawal.clientLeft() }
-        return try await completions.wait(for: jobID, timeout: .seconds(syncTimeout))
+        return try await completions.wait(for: job.id, timeout: .seconds(syncTimeout))
     }
 
     @Sendable func runSync(_ request: Request, context: APIRequestContext) async throws -> Response {
         let key = try context.requireKey()
         let model = try context.parameters.require("model")
-        let submitted = try await submitter.submit(model: model, request: request, key: key, expectingCompletion: true)
+        let submitted = try await submitter.submit(
+            model: model, request: request, context: context, key: key, expectingCompletion: true)
         defer { hub.forget(submitted.id) }
-        let outcome = try await waitWatchingClient(for: submitted.id, context: context)
+        let outcome = try await waitWatchingClient(for: submitted, key: key, context: context)
 
         guard let job = try await views.jobs.job(id: submitted.id) else {
             throw APIError.notFound("Request '\(submitted.id)' expired before it could be returned.")

@@ -2,6 +2,7 @@ import Engines
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import NanoBananaAPI
 import Store
@@ -22,6 +23,7 @@ struct JobSubmitter: Sendable {
     let limits: SubmitLimits
     /// Where the request's webhook events go (`?webhook=`, or the key's defaults).
     let webhooks: WebhookRequestTargets
+    let metrics: JobInstruments
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -29,10 +31,13 @@ struct JobSubmitter: Sendable {
         return encoder
     }()
 
-    /// Reads and validates the body for `model`, then enqueues it. With `expectingCompletion`
-    /// the hub tracks the job before it can possibly finish.
-    func submit(model: String, request: Request, key: APIKey, expectingCompletion: Bool) async throws -> JobRecord {
-        guard models.engine(for: model) != nil else {
+    /// Reads and validates the body for `model`, then enqueues it, with the request's id for
+    /// the job's log lines, and logs it queued. With `expectingCompletion` the hub tracks the
+    /// job before it can possibly finish.
+    func submit(
+        model: String, request: Request, context: APIRequestContext, key: APIKey, expectingCompletion: Bool
+    ) async throws -> JobRecord {
+        guard let engine = models.engine(for: model) else {
             let known = models.slugs.joined(separator: ", ")
             throw APIError.notFound("Model '\(ErrorBody.echo(model))' not found. This server serves: \(known).")
         }
@@ -59,8 +64,14 @@ struct JobSubmitter: Sendable {
                 NewJob(
                     id: id, keyID: key.id, model: model, parameters: encoded, seed: parameters.seed,
                     maxAttempts: maxAttempts, cost: prices[parameters.outputResolution] ?? 0,
-                    metered: key.credits != nil, limits: limits(for: key), webhooks: targets))
+                    metered: key.credits != nil, limits: limits(for: key),
+                    httpRequestID: context.requestID.isEmpty ? nil : context.requestID, webhooks: targets))
+            // Logged before a worker is woken, so that its line comes first (a worker that
+            // polls may still take the job sooner).
+            context.logger.about(job).log(.queued, ["engine": .string(engine.name)])
+            context.access.jobID = job.id
             signal.signal()
+            metrics.submitted(model: model, cost: job.cost, metered: key.credits != nil)
             return job
         } catch {
             if expectingCompletion { hub.forget(id) }

@@ -1,3 +1,4 @@
+import Logging
 import Store
 import Synchronization
 
@@ -11,20 +12,33 @@ final class QueuedJobWithdrawal: Sendable {
     let jobID: String
     let jobs: any JobStore
     let hub: CompletionHub
+    /// The request's logger, about the job.
+    let logger: Logger
+    /// Runs once the job is withdrawn (the metrics count it).
+    let onWithdrawn: @Sendable () -> Void
 
-    init(jobID: String, jobs: any JobStore, hub: CompletionHub) {
+    init(
+        jobID: String, jobs: any JobStore, hub: CompletionHub, logger: Logger,
+        onWithdrawn: @escaping @Sendable () -> Void = {}
+    ) {
         self.jobID = jobID
         self.jobs = jobs
         self.hub = hub
+        self.logger = logger
+        self.onWithdrawn = onWithdrawn
     }
 
     /// The client closed its side of the connection.
     func clientLeft() {
         guard armed.withLock({ $0 }) else { return }
-        Task { [jobID, jobs, hub] in
+        Task { [jobID, jobs, hub, logger, onWithdrawn] in
             // The waiting route wakes and answers a connection nobody reads.
             if (try? await jobs.cancelQueued(jobID: jobID, error: JobState.clientGoneError)) == true {
+                logger.log(
+                    .cancelled,
+                    ["failure_code": "\(FailureCode.cancelled.rawValue)", "error": "\(JobState.clientGoneError)"])
                 hub.finish(jobID)
+                onWithdrawn()
             }
         }
     }

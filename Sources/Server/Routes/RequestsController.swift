@@ -15,6 +15,7 @@ struct RequestsController: Sendable {
     @Sendable func status(_ request: Request, context: APIRequestContext) async throws -> Response {
         let key = try context.requireKey()
         let job = try await views.visibleJob(id: try context.parameters.require("id"), key: key)
+        context.access.jobID = job.id
         return try await views.statusResponse(job, key: key)
     }
 
@@ -22,6 +23,7 @@ struct RequestsController: Sendable {
     @Sendable func result(_ request: Request, context: APIRequestContext) async throws -> Response {
         let key = try context.requireKey()
         let job = try await views.visibleJob(id: try context.parameters.require("id"), key: key)
+        context.access.jobID = job.id
         guard job.status == .completed, let output = job.output else {
             return try await views.statusResponse(job, key: key, status: .accepted)
         }

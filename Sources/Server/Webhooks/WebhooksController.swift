@@ -60,7 +60,7 @@ struct WebhooksController: Sendable {
 
     // MARK: - The segmind registry
 
-    struct Subscribe: Decodable {
+    struct Subscribe: StrictJSONBody {
         struct Event: Decodable {
             var types: [String]
         }
@@ -68,7 +68,7 @@ struct WebhooksController: Sendable {
         var webhookURL: String?
         var event: Event?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case webhookID = "webhook_id"
             case webhookURL = "webhook_url"
             case event

@@ -18,6 +18,10 @@ public struct NewJob: Sendable {
     public var metered: Bool
     /// The key's rate limits and the queue's backpressure; `nil`: none.
     public var limits: SubmitLimits?
+    /// The id of the HTTP request that submitted the job (its `x-request-id`, its
+    /// `traceparent`'s trace-id, or one the server made up), kept so that the job's log
+    /// lines carry it, on whichever node runs it.
+    public var httpRequestID: String?
     /// Where the job's webhook events go (``WebhookPlan``); `nil`: nowhere.
     public var webhooks: [WebhookTarget]?
 
@@ -26,8 +30,10 @@ public struct NewJob: Sendable {
 
     public init(
         id: String, keyID: String, model: String, parameters: String, seed: Int64, maxAttempts: Int, cost: Int = 0,
-        metered: Bool = true, limits: SubmitLimits? = nil, webhooks: [WebhookTarget]? = nil
+        metered: Bool = true, limits: SubmitLimits? = nil, httpRequestID: String? = nil,
+        webhooks: [WebhookTarget]? = nil
     ) {
+        self.httpRequestID = httpRequestID
         self.webhooks = webhooks?.isEmpty == true ? nil : webhooks
         self.cost = cost
         self.metered = metered
@@ -85,6 +91,8 @@ public struct JobRecord: Sendable, Equatable {
     public var startedAt: Date?
     public var completedAt: Date?
     public var output: JobOutput?
+    /// The id of the HTTP request that submitted it (``NewJob/httpRequestID``), if known.
+    public var httpRequestID: String?
     /// Where the job's webhook events go; `nil`: nowhere.
     public var webhooks: [WebhookTarget]?
 

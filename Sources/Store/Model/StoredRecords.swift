@@ -6,7 +6,7 @@ extension JobRecord {
     static let columns = """
         seq, id, key_id, model, seed, status, attempts, max_attempts, worker_id, lease_expires_at, error, \
         created_at, started_at, completed_at, blob_key, output_format, width, height, text, engine, inference_time, \
-        error_code, usage, cost, webhooks
+        error_code, usage, cost, http_request_id, webhooks
         """
 
     /// How many columns ``columns`` names: a statement's added columns start here.
@@ -36,7 +36,7 @@ extension JobRecord {
             sequence: try row.int64(0), id: try row.string(1), keyID: try row.string(2), model: try row.string(3),
             seed: try row.int64(4), cost: try row.int(23), state: state, createdAt: try row.date(11),
             startedAt: try row.optionalDate(12), completedAt: try row.optionalDate(13), output: output,
-            webhooks: [WebhookTarget](stored: try row.optionalString(24)))
+            httpRequestID: try row.optionalString(24), webhooks: [WebhookTarget](stored: try row.optionalString(25)))
     }
 }
 

@@ -88,7 +88,7 @@ public final class PostgresAPIKeyStore: APIKeyStore, WebhookListStore {
         try change.check()
         let now = clock.now()
         let jobs = jobWrites
-        return try await changing { connection, logger in
+        let (key, withdrawn) = try await changing { connection, logger in
             let before = try await Self.find(connection, reference, locking: true, logger: logger)
             let key = try change.applied(to: before, now: now)
             try await connection.run(
@@ -100,12 +100,13 @@ public final class PostgresAPIKeyStore: APIKeyStore, WebhookListStore {
                 bucket_updated_at = CASE WHEN \(change.touchesLimits) THEN NULL ELSE bucket_updated_at END
                 WHERE id = \(key.id)
                 """, logger: logger)
-            if key.isDisabled && !before.isDisabled {
-                _ = try await jobs.cancelQueued(
-                    connection, keyID: key.id, error: JobState.cancelledError(keyRevoked: false), now: now)
-            }
-            return key
+            guard key.isDisabled && !before.isDisabled else { return (key, [JobRecord]()) }
+            let withdrawn = try await jobs.cancelQueued(
+                connection, keyID: key.id, error: JobState.cancelledError(keyRevoked: false), now: now)
+            return (key, withdrawn)
         }
+        logger.logStoreChanges(withdrawn)
+        return key
     }
 
     public func topUp(_ reference: String, amount: Int) async throws -> APIKey {
@@ -121,18 +122,18 @@ public final class PostgresAPIKeyStore: APIKeyStore, WebhookListStore {
     public func revoke(_ reference: String) async throws -> APIKey {
         let now = clock.now()
         let jobs = jobWrites
-        return try await changing { connection, logger in
+        let (key, withdrawn) = try await changing { connection, logger in
             var key = try await Self.find(connection, reference, locking: true, logger: logger)
-            if key.revokedAt == nil {
-                key.revokedAt = now
-                try await connection.run(
-                    "UPDATE api_keys SET revoked_at = \(now.timeIntervalSince1970) WHERE id = \(key.id)",
-                    logger: logger)
-                _ = try await jobs.cancelQueued(
-                    connection, keyID: key.id, error: JobState.cancelledError(keyRevoked: true), now: now)
-            }
-            return key
+            guard key.revokedAt == nil else { return (key, [JobRecord]()) }
+            key.revokedAt = now
+            try await connection.run(
+                "UPDATE api_keys SET revoked_at = \(now.timeIntervalSince1970) WHERE id = \(key.id)", logger: logger)
+            let withdrawn = try await jobs.cancelQueued(
+                connection, keyID: key.id, error: JobState.cancelledError(keyRevoked: true), now: now)
+            return (key, withdrawn)
         }
+        logger.logStoreChanges(withdrawn)
+        return key
     }
 
     public func show(

@@ -23,6 +23,8 @@ public final class PostgresDatabase: Sendable {
     /// The channel for ``PostgresEvents``: one per schema, so deployments sharing a
     /// database do not wake each other.
     let channel: String
+    /// Connections the pool opens at most.
+    public let maxConnections: Int
 
     public init(
         location: PostgresLocation, logger: Logger, maxConnections: Int = 20, operationTimeout: Duration = .seconds(5),
@@ -30,6 +32,7 @@ public final class PostgresDatabase: Sendable {
     ) {
         self.location = location
         self.logger = logger
+        self.maxConnections = maxConnections
         self.operationTimeout = operationTimeout
         self.runningTimeout = max(runningTimeout, operationTimeout)
         self.channel = "nano_banana_events" + (location.schema.map { "_" + $0 } ?? "")
@@ -41,6 +44,18 @@ public final class PostgresDatabase: Sendable {
     private let degraded = Atomic<Bool>(false)
     private let closed = Latch()
     private let running = Latch()
+    /// Operations in ``withConnection(_:)``, and those of them that hold a connection.
+    private let operations = Atomic<Int>(0)
+    private let holding = Atomic<Int>(0)
+
+    /// What the pool is doing now, as far as this process's operations show it (PostgresNIO
+    /// does not expose its pool's state): connections held by operations, and operations
+    /// waiting for one. The cluster listener's own connection is not among them.
+    public var usage: PoolUsage {
+        let holding = holding.load(ordering: .relaxed)
+        return PoolUsage(
+            inUse: holding, waiting: max(0, operations.load(ordering: .relaxed) - holding), maximum: maxConnections)
+    }
 
     /// Runs the connection pool until the calling task is cancelled or ``close()`` is
     /// called; queries wait for it. A node runs it as the first service of its group, so
@@ -176,9 +191,13 @@ public final class PostgresDatabase: Sendable {
                 }
                 race.setWork(
                     Task {
+                        self.operations.wrappingAdd(1, ordering: .relaxed)
+                        defer { self.operations.wrappingSubtract(1, ordering: .relaxed) }
                         do {
                             let value = try await client.withConnection { connection in
                                 guard race.begin() else { throw CancellationError() }
+                                self.holding.wrappingAdd(1, ordering: .relaxed)
+                                defer { self.holding.wrappingSubtract(1, ordering: .relaxed) }
                                 return try await body(connection)
                             }
                             self.degraded.store(false, ordering: .relaxed)
@@ -242,6 +261,16 @@ public final class PostgresDatabase: Sendable {
             return error
         }
     }
+}
+
+/// A moment of the connection pool's use (``PostgresDatabase/usage``).
+public struct PoolUsage: Sendable, Equatable {
+    /// Connections held by operations.
+    public var inUse: Int
+    /// Operations waiting for a connection.
+    public var waiting: Int
+    /// Connections the pool opens at most.
+    public var maximum: Int
 }
 
 /// The PostgreSQL store could not be set up (migrations refused, wrong database).

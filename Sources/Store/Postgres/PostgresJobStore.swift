@@ -37,9 +37,10 @@ public final class PostgresJobStore: JobStore {
         let insert: PostgresQuery = """
             WITH job AS (
                 INSERT INTO jobs (
-                    id, key_id, model, seed, status, max_attempts, created_at, cost, parameter_bytes, webhooks)
+                    id, key_id, model, seed, status, max_attempts, created_at, cost, parameter_bytes, http_request_id,
+                    webhooks)
                 VALUES (\(job.id), \(job.keyID), \(job.model), \(job.seed), 'QUEUED', \(job.maxAttempts), \
-            \(now.timeIntervalSince1970), \(job.cost), \(job.parameterBytes), \(job.webhooks?.stored))
+            \(now.timeIntervalSince1970), \(job.cost), \(job.parameterBytes), \(job.httpRequestID), \(job.webhooks?.stored))
                 RETURNING seq
             ), parameters AS (
                 INSERT INTO job_parameters (id, parameters) VALUES (\(job.id), \(job.parameters))
@@ -64,16 +65,20 @@ public final class PostgresJobStore: JobStore {
             ? try await database.withTransaction(body) : try await database.withConnection(body)
         return JobRecord(
             sequence: sequence, id: job.id, keyID: job.keyID, model: job.model, seed: job.seed, cost: job.cost,
-            state: JobState(maxAttempts: job.maxAttempts), createdAt: now, webhooks: job.webhooks)
+            state: JobState(maxAttempts: job.maxAttempts), createdAt: now, httpRequestID: job.httpRequestID,
+            webhooks: job.webhooks)
     }
 
     public func claim(worker: String, lease: TimeInterval) async throws -> ClaimedJob? {
         let now = clock.now()
         let sweep = leaseSweep.due(now: now)
-        return try await database.withTransaction { [self] connection in
-            if sweep { try await expireLeases(connection, now: now) }
-            return try await claimNext(connection, worker: worker, lease: lease, now: now)
+        let (claimed, changed) = try await database.withTransaction { [self] connection in
+            let expired: [JobRecord] = try await sweep ? expireLeases(connection, now: now) : []
+            let (claimed, withdrawn) = try await claimNext(connection, worker: worker, lease: lease, now: now)
+            return (claimed, expired + withdrawn)
         }
+        logger.logStoreChanges(changed)
+        return claimed
     }
 
     public func renewLease(jobID: String, worker: String, lease: TimeInterval) async throws -> Bool {
@@ -93,12 +98,15 @@ public final class PostgresJobStore: JobStore {
     ) async throws -> (completed: Bool, next: ClaimedJob?) {
         let now = clock.now()
         let sweep = leaseSweep.due(now: now)
-        return try await database.withTransaction { [self] connection in
+        let (completed, next, changed) = try await database.withTransaction { [self] connection in
             let completed = try await complete(
                 connection, jobID: jobID, worker: worker, output: output, image: image, now: now)
-            if sweep { try await expireLeases(connection, now: now) }
-            return (completed, try await claimNext(connection, worker: worker, lease: lease, now: now))
+            let expired: [JobRecord] = try await sweep ? expireLeases(connection, now: now) : []
+            let (next, withdrawn) = try await claimNext(connection, worker: worker, lease: lease, now: now)
+            return (completed, next, expired + withdrawn)
         }
+        logger.logStoreChanges(changed)
+        return (completed, next)
     }
 
     public func fail(jobID: String, worker: String, error: String, code: FailureCode) async throws -> Bool {
@@ -229,8 +237,9 @@ public final class PostgresJobStore: JobStore {
 
     // MARK: - Steps inside a transaction
 
-    /// Returns jobs whose lease ran out to the queue, or fails them past their attempts.
-    private func expireLeases(_ connection: PostgresConnection, now: Date) async throws {
+    /// Returns jobs whose lease ran out to the queue, or fails them past their attempts;
+    /// returns them as they are now.
+    private func expireLeases(_ connection: PostgresConnection, now: Date) async throws -> [JobRecord] {
         let expired = try await connection.records(
             JobRecord.init(columns:),
             """
@@ -238,11 +247,14 @@ public final class PostgresJobStore: JobStore {
             WHERE status = 'PROCESSING' AND lease_expires_at <= \(now.timeIntervalSince1970)
             ORDER BY lease_expires_at LIMIT \(LeaseSweep.batch) FOR UPDATE SKIP LOCKED
             """, logger: logger)
+        var changed: [JobRecord] = []
         for var job in expired {
             try job.state.apply(.leaseExpired(now: now))
             try await writeState(
                 connection, job: job, from: .processing, completedAt: job.status == .failed ? now : nil)
+            changed.append(job)
         }
+        return changed
     }
 
     /// Takes the oldest QUEUED job in one statement: the busiest query of a cluster, so the
@@ -250,26 +262,36 @@ public final class PostgresJobStore: JobStore {
     /// state before and after; ``JobState`` applies its `.claim` event to the state before,
     /// and unless that gives exactly the state the statement wrote, the claim is refused
     /// (``JobStateDisagreement``) and its transaction rolls back. The state machine stays
-    /// the judge of every claim, in release builds too.
+    /// the judge of every claim, in release builds too. Also returns the jobs withdrawn on
+    /// the way (their key lost its standing, ``KeyStanding``).
     private func claimNext(
         _ connection: PostgresConnection, worker: String, lease: TimeInterval, now: Date
     )
-        async throws -> ClaimedJob?
+        async throws -> (ClaimedJob?, withdrawn: [JobRecord])
     {
         let until = Date(timeIntervalSince1970: now.addingTimeInterval(lease).timeIntervalSince1970)
+        var withdrawn: [JobRecord] = []
         while true {
-            guard let claimed = try await claimOne(connection, worker: worker, until: until, now: now) else {
-                return nil
+            switch try await claimOne(connection, worker: worker, until: until, now: now) {
+            case .noneQueued: return (nil, withdrawn)
+            case .claimed(let job): return (job, withdrawn)
+            case .withdrawn(let job): withdrawn.append(job)
             }
-            if let claimed = claimed { return claimed }
         }
     }
 
-    /// One claim statement: `nil` when no job is queued, `.some(nil)` when the job taken
-    /// was withdrawn instead (its key lost its standing, ``KeyStanding``).
+    /// What one claim statement did.
+    private enum ClaimStep {
+        /// No job is queued.
+        case noneQueued
+        case claimed(ClaimedJob)
+        /// The job taken was withdrawn instead (its key lost its standing, ``KeyStanding``).
+        case withdrawn(JobRecord)
+    }
+
     private func claimOne(
         _ connection: PostgresConnection, worker: String, until: Date, now: Date
-    ) async throws -> ClaimedJob?? {
+    ) async throws -> ClaimStep {
         guard
             let row = try await connection.rows(
                 """
@@ -285,7 +307,7 @@ public final class PostgresJobStore: JobStore {
                 next.status, next.attempts, next.worker_id, next.lease_expires_at, \(unescaped: KeyStanding.columns)
                 """, logger: logger
             ).first
-        else { return nil }
+        else { return .noneQueued }
         let columns = PostgresColumns(row)
         let job = try JobRecord(columns: columns)
         // After the job's columns: its parameters, its state before, its key's standing.
@@ -301,7 +323,7 @@ public final class PostgresJobStore: JobStore {
             var withdrawn = job
             withdrawn.state = before
             try await writeState(connection, job: withdrawn, from: .queued, completedAt: now)
-            return .some(nil)
+            return .withdrawn(withdrawn)
         }
         guard before == job.state else {
             throw JobStateDisagreement(jobID: job.id, expected: before, written: job.state)
@@ -309,7 +331,7 @@ public final class PostgresJobStore: JobStore {
         // The claim statement bypasses writeState: its webhook events (a first claim's
         // `processing`, for a job that has targets) go in a second statement.
         try await jobWrites.insert(WebhookPlan.events(for: job, from: .queued, now: now), on: connection)
-        return ClaimedJob(record: job, parameters: try columns.optionalString(extra) ?? "{}")
+        return .claimed(ClaimedJob(record: job, parameters: try columns.optionalString(extra) ?? "{}"))
     }
 
     private func complete(

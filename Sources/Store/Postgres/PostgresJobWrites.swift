@@ -104,19 +104,22 @@ struct PostgresJobWrites: Sendable {
 
     /// Withdraws the key's QUEUED jobs (its key was revoked or disabled): each FAILS with
     /// `error`, is refunded, loses its parameters and is announced. Jobs a worker already
-    /// runs may finish. The caller holds the key's row.
+    /// runs may finish. The caller holds the key's row. Returns the withdrawn jobs, to be
+    /// logged once committed.
     func cancelQueued(
         _ connection: PostgresConnection, keyID: String, error: String, now: Date
-    ) async throws -> Int {
+    ) async throws -> [JobRecord] {
         let queued = try await connection.records(
             JobRecord.init(columns:),
             """
             SELECT \(unescaped: JobRecord.columns) FROM jobs WHERE key_id = \(keyID) AND status = 'QUEUED' FOR UPDATE
             """, logger: logger)
+        var withdrawn: [JobRecord] = []
         for var job in queued {
             try job.state.apply(.cancel(error: error))
             try await writeState(connection, job: job, from: .queued, completedAt: now)
+            withdrawn.append(job)
         }
-        return queued.count
+        return withdrawn
     }
 }

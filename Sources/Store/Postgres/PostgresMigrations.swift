@@ -100,8 +100,10 @@ enum PostgresMigrations {
                     (SELECT octet_length(parameters) FROM job_parameters WHERE job_parameters.id = jobs.id), 0)
                 WHERE status IN ('QUEUED', 'PROCESSING')
                 """),
+        // The id of the HTTP request that submitted a job, for its log lines on any node.
+        Migration(version: "v3-http-request-ids", sql: "ALTER TABLE jobs ADD COLUMN http_request_id TEXT"),
         Migration(
-            version: "v3-webhooks",
+            version: "v4-webhooks",
             sql: """
                 ALTER TABLE api_keys ADD COLUMN webhook_secret TEXT;
                 ALTER TABLE api_keys ADD COLUMN webhooks TEXT;

@@ -28,12 +28,12 @@ struct APIKeyDraft: Sendable {
         "key_" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16)).lowercased()
     }
 
-    /// A name (already trimmed) is 1 to 64 characters with nothing invisible or
-    /// line-breaking that could disguise it in a list (control and format characters such
-    /// as U+202E or U+200F, line and paragraph separators), and does not look like a key
-    /// id, which lookups try first.
+    /// A name (already trimmed) is 1 to 64 characters (Unicode scalars, as JSON Schema
+    /// counts them) with nothing invisible or line-breaking that could disguise it in a list
+    /// (control and format characters such as U+202E or U+200F, line and paragraph
+    /// separators), and does not look like a key id, which lookups try first.
     static func isValid(name: String) -> Bool {
-        (1...64).contains(name.count) && !name.contains(where: \.isNewline)
+        (1...64).contains(name.unicodeScalars.count) && !name.contains(where: \.isNewline)
             && APIKeyError.visible(name) == name && !looksLikeID(name)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 
 /// API keys in the embedded database. Every change touches a marker file next to it
 /// (``ChangeMarker``), so a server's cache of authentications notices a `nano-banana keys`
@@ -8,11 +9,14 @@ public final class SQLiteAPIKeyStore: APIKeyStore, WebhookListStore {
     private let pool: DatabasePool
     let clock: any WallClock
     private let marker: ChangeMarker
+    /// Where the jobs a revoked or disabled key loses are logged.
+    private let logger: Logger
 
-    public init(database: SQLiteDatabase, clock: any WallClock = SystemWallClock()) {
+    public init(database: SQLiteDatabase, clock: any WallClock = SystemWallClock(), logger: Logger = .discarding) {
         self.pool = database.pool
         self.clock = clock
         self.marker = ChangeMarker(path: database.path + ".keys-changed")
+        self.logger = logger
     }
 
     public func changeToken() -> Int64 { marker.token() }
@@ -73,7 +77,7 @@ public final class SQLiteAPIKeyStore: APIKeyStore, WebhookListStore {
     public func update(_ reference: String, _ change: APIKeyChange) async throws -> APIKey {
         try change.check()
         let now = clock.now()
-        return try await changing { db in
+        let (key, withdrawn) = try await changing { db in
             let before = try Self.find(db, reference)
             let key = try change.applied(to: before, now: now)
             try db.cachedExecute(
@@ -88,12 +92,13 @@ public final class SQLiteAPIKeyStore: APIKeyStore, WebhookListStore {
                     key.role.rawValue, key.storedModels, key.isDisabled, key.requestsPerMinute, key.burst,
                     key.maxInFlight, key.storedWebhooks, change.touchesLimits, change.touchesLimits, key.id,
                 ])
-            if key.isDisabled && !before.isDisabled {
-                _ = try SQLiteJobStore.cancelQueued(
-                    db, keyID: key.id, error: JobState.cancelledError(keyRevoked: false), now: now)
-            }
-            return key
+            guard key.isDisabled && !before.isDisabled else { return (key, [JobRecord]()) }
+            let withdrawn = try SQLiteJobStore.cancelQueued(
+                db, keyID: key.id, error: JobState.cancelledError(keyRevoked: false), now: now)
+            return (key, withdrawn)
         }
+        logger.logStoreChanges(withdrawn)
+        return key
     }
 
     public func topUp(_ reference: String, amount: Int) async throws -> APIKey {
@@ -108,18 +113,18 @@ public final class SQLiteAPIKeyStore: APIKeyStore, WebhookListStore {
 
     public func revoke(_ reference: String) async throws -> APIKey {
         let now = clock.now()
-        return try await changing { db in
+        let (key, withdrawn) = try await changing { db in
             var key = try Self.find(db, reference)
-            if key.revokedAt == nil {
-                key.revokedAt = now
-                try db.cachedExecute(
-                    sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?",
-                    arguments: [now.timeIntervalSince1970, key.id])
-                _ = try SQLiteJobStore.cancelQueued(
-                    db, keyID: key.id, error: JobState.cancelledError(keyRevoked: true), now: now)
-            }
-            return key
+            guard key.revokedAt == nil else { return (key, [JobRecord]()) }
+            key.revokedAt = now
+            try db.cachedExecute(
+                sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?", arguments: [now.timeIntervalSince1970, key.id])
+            let withdrawn = try SQLiteJobStore.cancelQueued(
+                db, keyID: key.id, error: JobState.cancelledError(keyRevoked: true), now: now)
+            return (key, withdrawn)
         }
+        logger.logStoreChanges(withdrawn)
+        return key
     }
 
     public func show(

@@ -179,7 +179,10 @@ public final class SQLiteDatabase: Sendable {
                     WHERE status IN ('QUEUED', 'PROCESSING');
                     """)
         }
-        migrator.registerMigration("v11-webhooks") { db in
+        migrator.registerMigration("v11-http-request-ids") { db in
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN http_request_id TEXT")
+        }
+        migrator.registerMigration("v12-webhooks") { db in
             try db.execute(
                 sql: """
                     ALTER TABLE api_keys ADD COLUMN webhook_secret TEXT;

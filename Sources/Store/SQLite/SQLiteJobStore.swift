@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 import NanoBananaAPI
 
 /// The embedded ``JobStore``: jobs in SQLite. Each transition is one write transaction that
@@ -13,11 +14,14 @@ public final class SQLiteJobStore: JobStore {
     private let writer: WriteBatcher
     let clock: any WallClock
     private let leaseSweep = LeaseSweep()
+    /// Where the changes the store makes on its own (expired leases, withdrawals) are logged.
+    private let logger: Logger
 
-    public init(database: SQLiteDatabase, clock: any WallClock = SystemWallClock()) {
+    public init(database: SQLiteDatabase, clock: any WallClock = SystemWallClock(), logger: Logger = .discarding) {
         self.pool = database.pool
         self.writer = WriteBatcher(pool: database.pool)
         self.clock = clock
+        self.logger = logger
     }
 
     public func enqueue(_ job: NewJob) async throws -> JobRecord {
@@ -33,12 +37,13 @@ public final class SQLiteJobStore: JobStore {
             try db.cachedExecute(
                 sql: """
                     INSERT INTO jobs (
-                        id, key_id, model, seed, status, max_attempts, created_at, cost, parameter_bytes, webhooks)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        id, key_id, model, seed, status, max_attempts, created_at, cost, parameter_bytes, http_request_id,
+                        webhooks)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     job.id, job.keyID, job.model, job.seed, JobStatus.queued.rawValue, job.maxAttempts,
-                    now.timeIntervalSince1970, job.cost, job.parameterBytes, job.webhooks?.stored,
+                    now.timeIntervalSince1970, job.cost, job.parameterBytes, job.httpRequestID, job.webhooks?.stored,
                 ]
             )
             try db.cachedExecute(
@@ -46,20 +51,27 @@ public final class SQLiteJobStore: JobStore {
             return JobRecord(
                 sequence: db.lastInsertedRowID, id: job.id, keyID: job.keyID, model: job.model,
                 seed: job.seed, cost: job.cost, state: JobState(maxAttempts: job.maxAttempts), createdAt: now,
-                webhooks: job.webhooks)
+                httpRequestID: job.httpRequestID, webhooks: job.webhooks)
         }
     }
 
     public func claim(worker: String, lease: TimeInterval) async throws -> ClaimedJob? {
         let now = clock.now()
         let sweep = leaseSweep.due(now: now)
-        return try pool.writeNow { db in try Self.claim(db, worker: worker, lease: lease, now: now, sweep: sweep) }
+        var changed: [JobRecord] = []
+        let claimed = try pool.writeNow { db in
+            try Self.claim(db, worker: worker, lease: lease, now: now, sweep: sweep, changed: &changed)
+        }
+        logger.logStoreChanges(changed)
+        return claimed
     }
 
+    /// Claims the next job; the jobs the store changed on its own on the way (expired
+    /// leases, withdrawals) go into `changed`, to be logged once committed.
     private static func claim(
-        _ db: Database, worker: String, lease: TimeInterval, now: Date, sweep: Bool
+        _ db: Database, worker: String, lease: TimeInterval, now: Date, sweep: Bool, changed: inout [JobRecord]
     ) throws -> ClaimedJob? {
-        if sweep { try expireLeases(db, now: now) }
+        if sweep { changed += try expireLeases(db, now: now) }
         // A job whose key lost its standing is withdrawn (``KeyStanding``) and the next is taken.
         while true {
             guard
@@ -75,6 +87,7 @@ public final class SQLiteJobStore: JobStore {
             try job.state.apply(standing.event(worker: worker, leaseUntil: now.addingTimeInterval(lease)))
             guard job.status == .processing else {
                 try writeState(db, job: job, from: .queued, completedAt: now)
+                changed.append(job)
                 continue
             }
             job.startedAt = now
@@ -103,10 +116,14 @@ public final class SQLiteJobStore: JobStore {
     ) async throws -> (completed: Bool, next: ClaimedJob?) {
         let now = clock.now()
         let sweep = leaseSweep.due(now: now)
-        return try pool.writeNow { db in
+        var changed: [JobRecord] = []
+        let result = try pool.writeNow { db in
             let completed = try Self.complete(db, jobID: jobID, worker: worker, output: output, image: image, now: now)
-            return (completed, try Self.claim(db, worker: worker, lease: lease, now: now, sweep: sweep))
+            let next = try Self.claim(db, worker: worker, lease: lease, now: now, sweep: sweep, changed: &changed)
+            return (completed, next)
         }
+        logger.logStoreChanges(changed)
+        return result
     }
 
     private static func complete(
@@ -256,8 +273,9 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    /// Returns jobs whose lease ran out to the queue, or fails them past their attempts.
-    private static func expireLeases(_ db: Database, now: Date) throws {
+    /// Returns jobs whose lease ran out to the queue, or fails them past their attempts;
+    /// returns them as they are now.
+    private static func expireLeases(_ db: Database, now: Date) throws -> [JobRecord] {
         let expired = try db.records(
             JobRecord.init(columns:),
             sql: """
@@ -265,16 +283,18 @@ public final class SQLiteJobStore: JobStore {
                 ORDER BY lease_expires_at LIMIT ?
                 """,
             arguments: [now.timeIntervalSince1970, LeaseSweep.batch])
-        for var job in expired {
+        return try expired.map { job in
+            var job = job
             try job.state.apply(.leaseExpired(now: now))
             try writeState(db, job: job, from: .processing, completedAt: job.status == .failed ? now : nil)
+            return job
         }
     }
 
     /// Withdraws the key's QUEUED jobs (its key was revoked or disabled): each FAILS with
     /// `error`, is refunded and loses its parameters, in the caller's transaction. Jobs a
-    /// worker already runs may finish.
-    static func cancelQueued(_ db: Database, keyID: String, error: String, now: Date) throws -> Int {
+    /// worker already runs may finish. Returns the withdrawn jobs, to be logged once committed.
+    static func cancelQueued(_ db: Database, keyID: String, error: String, now: Date) throws -> [JobRecord] {
         // The IN term repeats the partial index's condition word for word: SQLite uses a
         // partial index only when the query states its WHERE clause (`status = 'QUEUED'`
         // alone would scan).
@@ -285,11 +305,12 @@ public final class SQLiteJobStore: JobStore {
                 AND status = 'QUEUED'
                 """,
             arguments: [keyID])
-        for var job in queued {
+        return try queued.map { job in
+            var job = job
             try job.state.apply(.cancel(error: error))
             try writeState(db, job: job, from: .queued, completedAt: now)
+            return job
         }
-        return queued.count
     }
 
     private static func fetch(_ db: Database, id: String) throws -> JobRecord? {
