@@ -72,7 +72,8 @@ public func buildServices(
             payloads: WebhookPayloads(views: components.jobViews, base: components.webhookLinkBase),
             sender: WebhookSender(
                 allowedHosts: Set(configuration.allowedWebhookHosts), httpClient: components.fetchClient),
-            policy: configuration.webhookRetry, clock: components.clock, logger: logger))
+            policy: configuration.webhookRetry, clock: components.clock,
+            metrics: WebhookInstruments(factory: components.metrics.factory), logger: logger))
     node.append(
         RetentionSweeper(
             jobs: components.jobs, cache: components.finished, clock: components.clock,

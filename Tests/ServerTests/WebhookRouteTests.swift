@@ -104,6 +104,13 @@ struct WebhookRouteTests {
             #expect(attempt["status_code"] is NSNull)
             #expect(attempt["error"] is String)
             #expect(attempt["latency_ms"] is Int)
+            // Counted (before it is recorded) by its outcome: a retry, none delivered.
+            let scrape = String(decoding: server.components.metrics.exposition(), as: UTF8.self)
+            let retries = scrape.split(separator: "\n")
+                .first { $0.hasPrefix(#"nano_banana_webhook_deliveries_total{outcome="retry"} "#) }
+                .flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+            #expect((retries ?? 0) >= 1, "\(scrape)")
+            #expect(!scrape.contains(#"nano_banana_webhook_deliveries_total{outcome="delivered"} 1"#))
 
             let again = try await client.post("/v2/requests/\(id)/webhooks/redeliver", json: "", key: server.key)
             #expect(again.status == .accepted)

@@ -32,6 +32,21 @@ public struct WebhookRetryPolicy: Sendable, Equatable {
         case retry(after: TimeInterval)
         /// The last attempt of the schedule failed.
         case exhausted
+
+        /// The decision without its delay: a metric's label, a log line's field.
+        public var outcome: Outcome {
+            switch self {
+            case .delivered: .delivered
+            case .gone: .gone
+            case .retry: .retry
+            case .exhausted: .exhausted
+            }
+        }
+    }
+
+    /// The kinds of ``Decision``.
+    public enum Outcome: String, Sendable, CaseIterable {
+        case delivered, gone, retry, exhausted
     }
 
     /// The decision after attempt `attempt` (1 for the first) got `statusCode` (`nil`: no

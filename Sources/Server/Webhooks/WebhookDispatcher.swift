@@ -17,6 +17,8 @@ struct WebhookDispatcher: Service {
     let sender: WebhookSender
     let policy: WebhookRetryPolicy
     let clock: any WallClock
+    /// Counts each attempt by its outcome.
+    let metrics: WebhookInstruments
     let logger: Logger
     /// Deliveries in flight at once.
     var concurrency = 16
@@ -101,6 +103,8 @@ struct WebhookDispatcher: Service {
             payload == nil
             ? WebhookRetryPolicy.Decision.exhausted
             : policy.decide(attempt: event.attempts, statusCode: outcome.statusCode)
+        metrics.attempted(decision)
+        log(event, decision: decision, statusCode: outcome.statusCode, error: outcome.error)
         let (state, next) = Self.state(of: decision, now: clock.now())
         let attempt = WebhookAttempt(
             eventID: event.id, number: event.attempts, at: started, statusCode: outcome.statusCode,
@@ -115,10 +119,26 @@ struct WebhookDispatcher: Service {
             logger.warning(
                 "Could not record a webhook attempt", metadata: ["event": "\(event.id)", "error": "\(error)"])
         }
-        if state == .exhausted || state == .gone {
-            logger.notice(
-                "A webhook event will not be delivered",
-                metadata: ["event": "\(event.id)", "request": "\(event.jobID)", "state": "\(state.rawValue)"])
+    }
+
+    /// One line per attempt, as a job's transitions have theirs: the job's and the event's
+    /// ids, the event's type, the attempt, its outcome and the receiver's status (or why
+    /// there was none). Never the URL, whose query may hold a receiver's token.
+    private func log(_ event: WebhookEvent, decision: WebhookRetryPolicy.Decision, statusCode: Int?, error: String?) {
+        var metadata: Logger.Metadata = [
+            "job_id": "\(event.jobID)", "key_id": "\(event.keyID)", "webhook_event_id": "\(event.id)",
+            "webhook_event": "\(event.type.wireType)", "attempt": .stringConvertible(event.attempts),
+            "outcome": "\(decision.outcome.rawValue)",
+        ]
+        if let statusCode { metadata["status_code"] = .stringConvertible(statusCode) }
+        if let error { metadata["error"] = "\(error)" }
+        switch decision {
+        case .delivered: logger.info("Webhook delivered", metadata: metadata)
+        case .retry(let delay):
+            metadata["retry_in_seconds"] = .stringConvertible(Int(delay.rounded()))
+            logger.warning("Webhook delivery failed; trying again later", metadata: metadata)
+        case .gone: logger.notice("Webhook gone: the receiver answered 410; no more attempts", metadata: metadata)
+        case .exhausted: logger.warning("Webhook delivery failed; no more attempts", metadata: metadata)
         }
     }
 
