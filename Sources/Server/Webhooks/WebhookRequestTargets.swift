@@ -1,6 +1,7 @@
 import Engines
 import Foundation
 import Hummingbird
+import NanoBananaAPI
 import Store
 
 /// Where a submitted request's webhook events go: `?webhook=<url>` (checked at submit: an
@@ -43,21 +44,25 @@ struct WebhookRequestTargets: Sendable {
         }
     }
 
-    /// `processing,completed,failed` (or `request.completed`, …), at least one.
+    /// `processing,completed,failed` (or `request.completed`, …), at least one; exactly
+    /// these names, as the OpenAPI document states them.
     static func events(_ text: String) throws -> [WebhookEventType] {
-        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        let events = try names.map { name -> WebhookEventType in
-            let bare = name.hasPrefix("request.") ? String(name.dropFirst("request.".count)) : name
-            guard let event = WebhookEventType(rawValue: bare) else {
-                throw APIError.badRequest(
-                    "Invalid 'webhook_events' '\(name.prefix(40))': use processing, completed and failed, separated by commas."
-                )
-            }
-            return event
-        }
+        let events = try text.split(separator: ",", omittingEmptySubsequences: false).map { try event(String($0)) }
         guard !events.isEmpty else {
             throw APIError.badRequest("Invalid 'webhook_events': name processing, completed or failed.")
         }
         return events
+    }
+
+    /// `processing`, `completed` or `failed`, `request.` before it or not; a 400 naming
+    /// `field` otherwise.
+    static func event(_ name: String, field: String = "webhook_events") throws -> WebhookEventType {
+        let bare = name.hasPrefix("request.") ? String(name.dropFirst("request.".count)) : name
+        guard let event = WebhookEventType(rawValue: bare) else {
+            throw APIError.badRequest(
+                "Invalid '\(field)' '\(ErrorBody.echo(String(name.prefix(40))))': use processing, completed and failed, separated by commas."
+            )
+        }
+        return event
     }
 }

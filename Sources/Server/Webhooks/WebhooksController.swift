@@ -79,7 +79,7 @@ struct WebhooksController: Sendable {
         let key = try context.requireKey()
         let body = try await request.decodeSmallJSON(Subscribe.self)
         guard let url = body.webhookURL else { throw APIError.badRequest("'webhook_url' is required.") }
-        let events = try body.event.map { try WebhookRequestTargets.events($0.types.joined(separator: ",")) } ?? []
+        let events = try body.event.map { try Self.events($0.types) } ?? []
         let added = try await registry.addWebhook(keyID: key.id, url: url, events: events)
         return .json(SubscriptionView(added))
     }
@@ -88,7 +88,7 @@ struct WebhooksController: Sendable {
         let key = try context.requireKey()
         let body = try await request.decodeSmallJSON(Subscribe.self)
         guard let id = body.webhookID else { throw APIError.badRequest("'webhook_id' is required.") }
-        let events = try body.event.map { try WebhookRequestTargets.events($0.types.joined(separator: ",")) }
+        let events = try body.event.map { try Self.events($0.types) }
         let updated = try await registry.updateWebhook(
             keyID: key.id, id: id, url: body.webhookURL, events: events, active: nil)
         return .json(SubscriptionView(updated))
@@ -115,6 +115,14 @@ struct WebhooksController: Sendable {
         }
         let events = try await outbox.recentEvents(keyID: key.id, url: subscription.url, limit: 100)
         return .json(DispatchLogsView(webhookID: id, logs: events.map(WebhookEventBody.init)))
+    }
+
+    /// The body's `event.types`: at least one, each a name ``WebhookRequestTargets`` takes.
+    static func events(_ types: [String]) throws -> [WebhookEventType] {
+        guard !types.isEmpty else {
+            throw APIError.badRequest("Invalid 'event.types': name processing, completed or failed.")
+        }
+        return try types.map { try WebhookRequestTargets.event($0, field: "event.types") }
     }
 
     static func webhookID(_ request: Request) throws -> String {
