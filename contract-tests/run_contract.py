@@ -102,7 +102,7 @@ class Receiver(BaseHTTPRequestHandler):
 def main() -> int:
     examples = os.environ.get("NB_CONTRACT_EXAMPLES", "50")
     with tempfile.TemporaryDirectory(prefix="nb-contract-") as tmp:
-        # Submits name this receiver as their `webhook` (schemathesis.toml): a schema-valid
+        # Submits name this receiver as their `webhook` (hooks.py): a schema-valid
         # URL the server delivers to. Any other host would have to resolve to a public
         # address, which this offline run cannot offer; the document says such a URL is a 400.
         receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
@@ -117,7 +117,10 @@ def main() -> int:
             assert server.key, "no first-run key in the server's output"
             check_document(server)
             check_signed_file(server, server.key)
-            env = dict(os.environ, NB_CONTRACT_KEY=admin_key(server), NB_CONTRACT_WEBHOOK=f"http://{hook}/contract")
+            # hooks.py sends a submit's schema-valid `webhook` as this receiver.
+            env = dict(os.environ, NB_CONTRACT_KEY=admin_key(server), NB_CONTRACT_WEBHOOK=f"http://{hook}/contract",
+                       SCHEMATHESIS_HOOKS="hooks",
+                       PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])))
             command = [
                 str(Path(sys.executable).parent / "st"), "--config-file", str(HERE / "schemathesis.toml"),
                 "run", server.base + "/openapi.json",

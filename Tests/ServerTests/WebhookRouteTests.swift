@@ -42,6 +42,15 @@ struct WebhookRouteTests {
                     #expect(message.contains(phrase), "\(message)")
                 }
             }
+            // A misspelt parameter, or upper-case event names, are refused, not ignored.
+            for (query, phrase) in [
+                ("webhok=https://hooks.example", "Unknown query parameter 'webhok'"),
+                ("webhook_events=COMPLETED", "'webhook_events' 'COMPLETED'"),
+            ] {
+                let response = try await submit(client, server, query: query, version: "v2")
+                #expect(response.status == .badRequest)
+                #expect(response.errorMessage?.contains(phrase) == true, "\(response.errorMessage ?? "")")
+            }
             #expect(try await server.components.jobs.counts().isEmpty)
         }
     }

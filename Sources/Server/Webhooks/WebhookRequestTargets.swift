@@ -12,8 +12,18 @@ import Store
 struct WebhookRequestTargets: Sendable {
     let guarded: GuardedHTTPClient
 
+    /// The query parameters a submit takes: these two, nothing else.
+    static let queryNames = ["webhook", "webhook_events"]
+
     func targets(for request: Request, key: APIKey) async throws -> [WebhookTarget]? {
         let query = request.uri.queryParameters
+        // An unknown one is refused, as an unknown body field is: a misspelt `webhook`
+        // would otherwise submit a request that reports to nobody.
+        if let unknown = query.map({ String($0.key) }).sorted().first(where: { !Self.queryNames.contains($0) }) {
+            throw APIError.badRequest(
+                "Unknown query parameter '\(ErrorBody.echo(unknown))'. A submit takes: \(Self.queryNames.joined(separator: ", "))."
+            )
+        }
         let events = try query["webhook_events"].map { try Self.events(String($0)) }
         guard let url = query["webhook"].map(String.init) else {
             let defaults = key.defaultWebhookTargets.map { target in

@@ -38,9 +38,19 @@ public enum WebhookPlan {
 }
 
 /// The rules for a webhook URL that need no network: http or https, a host, no
-/// credentials, at most ``maxLength`` characters. (The address checks are the server's.)
+/// credentials, at most ``maxLength`` characters, the plain shape of ``pattern``. (The
+/// address checks are the server's.)
 public enum WebhookURLRule {
     public static let maxLength = 2048
+
+    /// In plain ASCII: a host name, an IPv4 address or a bracketed IPv6 one, a port, a path
+    /// (`%` escapes allowed) and a query; no fragment. The OpenAPI document's `WebhookURL`
+    /// states the same pattern (a contract test holds the two together).
+    public static let pattern =
+        #"^[Hh][Tt][Tt][Pp][Ss]?://"#
+        + #"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]{2,45}\])"#
+        + #"(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"#
+        + #"(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)*(?:\?(?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*)?$"#
 
     /// Why `text` cannot be a webhook URL; `nil` when it can.
     public static func problem(with text: String) -> String? {
@@ -50,6 +60,9 @@ public enum WebhookURLRule {
         guard let host = url.host, !host.isEmpty else { return "it has no host" }
         guard url.user == nil, url.password == nil else { return "it must not carry credentials" }
         if let port = url.port, !(1...65535).contains(port) { return "its port is out of range" }
+        guard text.range(of: pattern, options: .regularExpression) != nil else {
+            return "it is not a plain URL (a host name or address, a port, a path and a query, in ASCII)"
+        }
         return nil
     }
 }
