@@ -118,7 +118,7 @@ def test_sigterm_past_the_drain_hands_the_job_back_and_it_is_charged_once(tmp_pa
         rc = srv.terminate(grace=scaled(30))
         assert rc == 0, f"SIGTERM: exit {rc}\n{srv.tail()}"
         assert stored_job(srv, rid) == ("QUEUED", 0, None)
-        assert "Handed an unfinished job back to the queue" in srv.tail(200)
+        assert "Job handed back to the queue" in srv.tail(200)
         balance, rows = ledger(srv)
         assert [(k, a) for k, a, r in rows if r == rid] == [("reserve", -PRICE)] and balance == INITIAL - PRICE
 
@@ -154,7 +154,7 @@ def test_sigterm_within_the_drain_finishes_the_job_and_it_is_charged_once(tmp_pa
         rc = srv.terminate(grace=scaled(30))
         assert rc == 0, f"SIGTERM: exit {rc}\n{srv.tail()}"
         assert stored_job(srv, rid)[0] == "COMPLETED"
-        assert "Handed an unfinished job back" not in srv.tail(200)
+        assert "Job handed back to the queue" not in srv.tail(200)
         assert_charged_once(srv, rid)
 
         srv.start(timeout=scaled(60))
