@@ -26,7 +26,8 @@ let package = Package(
     ],
     targets: [
         // MARK: Wire types shared by server and clients
-        .target(name: "NanoBananaAPI"),
+        // Crypto signs and verifies webhook deliveries (``WebhookSignature``), a part of the wire.
+        .target(name: "NanoBananaAPI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // The OpenAPI document (openapi.json), compiled into the binary.
         .target(name: "Contract", dependencies: ["NanoBananaAPI"], resources: [.embedInCode("openapi.json")]),
 

@@ -15,7 +15,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -85,17 +87,40 @@ def check_signed_file(server: NanoBananaServer, key: str) -> None:
     print("==> a signed link's GET and HEAD: 200, as the document says")
 
 
+class Receiver(BaseHTTPRequestHandler):
+    """A webhook receiver on loopback that takes every delivery (204)."""
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 def main() -> int:
     examples = os.environ.get("NB_CONTRACT_EXAMPLES", "50")
     with tempfile.TemporaryDirectory(prefix="nb-contract-") as tmp:
-        # The README's command, on loopback, with the offline engine that answers at once.
-        server = NanoBananaServer("contract", Path(tmp) / "data", ["--engine", "null"])
+        # Submits name this receiver as their `webhook` (hooks.py): a schema-valid
+        # URL the server delivers to. Any other host would have to resolve to a public
+        # address, which this offline run cannot offer; the document says such a URL is a 400.
+        receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=receiver.serve_forever, daemon=True).start()
+        hook = f"127.0.0.1:{receiver.server_address[1]}"
+        # The README's command, on loopback, with the offline engine that answers at once,
+        # and the receiver let through.
+        server = NanoBananaServer(
+            "contract", Path(tmp) / "data", ["--engine", "null", "--allow-webhook-host", hook])
         server.start()
         try:
             assert server.key, "no first-run key in the server's output"
             check_document(server)
             check_signed_file(server, server.key)
-            env = dict(os.environ, NB_CONTRACT_KEY=admin_key(server))
+            # hooks.py sends a submit's schema-valid `webhook` as this receiver.
+            env = dict(os.environ, NB_CONTRACT_KEY=admin_key(server), NB_CONTRACT_WEBHOOK=f"http://{hook}/contract",
+                       SCHEMATHESIS_HOOKS="hooks",
+                       PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])))
             command = [
                 str(Path(sys.executable).parent / "st"), "--config-file", str(HERE / "schemathesis.toml"),
                 "run", server.base + "/openapi.json",
@@ -115,6 +140,7 @@ def main() -> int:
             return status if server.alive() else 1
         finally:
             server.stop()
+            receiver.shutdown()
 
 
 if __name__ == "__main__":

@@ -51,6 +51,22 @@ struct GenerationOptions: ParsableArguments {
     @Flag(name: .long, help: "Let the model search the web.")
     var webSearch = false
 
+    @Option(name: .long, help: "A URL the server pushes the result to (signed webhooks), http(s).")
+    var webhook: String?
+
+    @Option(name: .long, help: "The webhook's events: processing, completed, failed (default: completed,failed).")
+    var webhookEvents: String?
+
+    /// Where the request's webhook events go, if anywhere.
+    var webhookRequest: WebhookRequest? {
+        webhook.map { url in
+            WebhookRequest(
+                url: url,
+                events: webhookEvents.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+                    ?? [])
+        }
+    }
+
     func parameters() throws -> NanoBanana2Parameters {
         var object: [String: JSONValue] = ["prompt": .string(prompt)]
         if let aspectRatio { object["aspect_ratio"] = .string(aspectRatio) }

@@ -8,8 +8,11 @@ import Store
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
-        abstract: "Create, list, show, top up and revoke API keys.",
-        subcommands: [Create.self, List.self, Show.self, TopUp.self, Disable.self, Enable.self, Revoke.self]
+        abstract: "Create, list, show, update, top up and revoke API keys.",
+        subcommands: [
+            Create.self, List.self, Show.self, Update.self, TopUp.self, Disable.self, Enable.self, Revoke.self,
+            WebhookSecretCommand.self,
+        ]
     )
 
     struct StoreOptions: ParsableArguments {
@@ -21,7 +24,9 @@ struct KeysCommand: AsyncParsableCommand {
 
         /// Runs `body` with the key store; a PostgreSQL pool runs (and the schema is
         /// migrated) for that long, then closes.
-        func withKeys<T: Sendable>(_ body: @escaping @Sendable (any APIKeyStore) async throws -> T) async throws -> T {
+        func withKeys<T: Sendable>(
+            _ body: @escaping @Sendable (any APIKeyStore & WebhookRegistry) async throws -> T
+        ) async throws -> T {
             var values = ConfigurationValues(environment: ProcessInfo.processInfo.environment)
             values.override(.dataDirectory, with: dataDir)
             values.override(.store, with: store)
@@ -96,6 +101,11 @@ struct KeysCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "Make an admin key, which may use the /admin routes.")
         var admin = false
 
+        @Option(
+            name: .long,
+            help: "A default webhook for the key's requests (completed and failed events), http(s).")
+        var webhook: String?
+
         @OptionGroup var store: StoreOptions
 
         func validate() throws {
@@ -113,7 +123,7 @@ struct KeysCommand: AsyncParsableCommand {
             let slugs = models.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
             let spec = APIKeySpec(
                 name: name, credits: credits, role: admin ? .admin : .user, allowedModels: slugs,
-                requestsPerMinute: rpm, burst: burst, maxInFlight: maxInFlight)
+                requestsPerMinute: rpm, burst: burst, maxInFlight: maxInFlight, webhookURL: webhook)
             let created = try await store.withKeys { try await $0.create(spec) }
             print("Created key \(created.key.id) (\(created.key.name)). Its secret, shown only now:")
             print(created.secret)
@@ -187,6 +197,49 @@ struct KeysCommand: AsyncParsableCommand {
         }
     }
 
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a key's default webhook.")
+
+        @OptionGroup var target: KeyTarget
+
+        @Option(
+            name: .long,
+            help:
+                "The key's default webhook (completed and failed events), replacing its active ones; \"\" removes them."
+        )
+        var webhook: String?
+
+        func validate() throws {
+            if webhook == nil { throw ValidationError("Say what to change: --webhook URL (or \"\" to remove it).") }
+        }
+
+        func run() async throws {
+            let reference = target.key
+            let url = webhook.flatMap { $0.isEmpty ? nil : $0 }
+            let key = try await target.store.withKeys {
+                try await $0.update(reference, APIKeyChange(webhookURL: .some(url)))
+            }
+            let shown = key.defaultWebhookTargets.last?.url ?? "none"
+            print("Key \(key.id) (\(key.name)): default webhook \(shown).")
+        }
+    }
+
+    struct WebhookSecretCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "webhook-secret",
+            abstract: "Print the key's webhook signing secret (whsec_…), made on first use; --rotate makes a new one.")
+
+        @OptionGroup var target: KeyTarget
+
+        @Flag(name: .long, help: "Replace the secret: deliveries from now on are signed with the new one.")
+        var rotate = false
+
+        func run() async throws {
+            let (reference, rotate) = (target.key, rotate)
+            print(try await target.store.withKeys { try await $0.webhookSecret(reference, rotate: rotate) })
+        }
+    }
+
     struct TopUp: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "top-up", abstract: "Add credits to a key (an unmetered key becomes metered).")
@@ -229,6 +282,7 @@ struct KeysCommand: AsyncParsableCommand {
             print("Status:   \(key.revokedAt != nil ? "revoked" : key.isDisabled ? "disabled" : "active")")
             print("Role:     \(key.role.rawValue); models: \(key.allowedModels?.joined(separator: ", ") ?? "all")")
             print("Credits:  \(key.credits.map(String.init) ?? "unmetered")")
+            print("Webhook:  \(key.defaultWebhookTargets.map(\.url).joined(separator: ", ").nonEmpty ?? "none")")
             print(
                 "Limits:   rpm \(key.requestsPerMinute.map(String.init) ?? "server default"), burst \(key.burst.map(String.init) ?? "default"), in flight \(key.maxInFlight.map(String.init) ?? "server default")"
             )
@@ -252,6 +306,8 @@ struct KeysCommand: AsyncParsableCommand {
 }
 
 extension String {
+    fileprivate var nonEmpty: String? { isEmpty ? nil : self }
+
     fileprivate func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: " ", count: width - count) + self
     }

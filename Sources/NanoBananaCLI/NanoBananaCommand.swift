@@ -9,7 +9,7 @@ struct NanoBananaCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, WorkerCommand.self, KeysCommand.self, RunCommand.self, SubmitCommand.self,
             StatusCommand.self,
-            ResultCommand.self, WaitCommand.self,
+            ResultCommand.self, WaitCommand.self, WebhooksCommand.self,
         ]
     )
 

@@ -128,6 +128,27 @@ struct NodeOptions: ParsableArguments {
     var allowFetchHosts: [String] = []
 
     @Option(
+        name: .setting(.allowWebhookHosts),
+        help: ArgumentHelp(
+            "A host webhooks may be delivered to although it is private, on every port or, as HOST:PORT, on one; repeatable. [NANO_BANANA_ALLOW_WEBHOOK_HOSTS]",
+            valueName: "host[:port]"))
+    var allowWebhookHosts: [String] = []
+
+    @Option(
+        name: .setting(.webhookRetrySchedule),
+        help: ArgumentHelp(
+            "Delays before each retry of a failed webhook delivery. [NANO_BANANA_WEBHOOK_RETRY_SCHEDULE] (default: 5s,5m,30m,2h,5h,10h,10h)",
+            valueName: "delays"))
+    var webhookRetrySchedule: String?
+
+    @Option(
+        name: .setting(.webhookTimeout),
+        help: ArgumentHelp(
+            "Seconds one webhook delivery may take. [NANO_BANANA_WEBHOOK_TIMEOUT] (default: 10)",
+            valueName: "seconds"))
+    var webhookTimeout: String?
+
+    @Option(
         name: .setting(.logLevel),
         help: ArgumentHelp(
             "Log level: trace, debug, info, notice, warning, error, critical. [LOG_LEVEL] (default: info)",
@@ -163,6 +184,9 @@ struct NodeOptions: ParsableArguments {
         values.override(.storeTimeout, with: storeTimeout)
         values.override(.metricsPort, with: metricsPort)
         values.override(.allowFetchHosts, with: allowFetchHosts)
+        values.override(.allowWebhookHosts, with: allowWebhookHosts)
+        values.override(.webhookRetrySchedule, with: webhookRetrySchedule)
+        values.override(.webhookTimeout, with: webhookTimeout)
         values.override(.logLevel, with: logLevel)
         values.override(.logFormat, with: logFormat)
         commandFlags(&values)

@@ -23,7 +23,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = try connection.client()
-        let job = try await client.submitAsync(try generation.parameters())
+        let job = try await client.submitAsync(try generation.parameters(), webhook: generation.webhookRequest)
         try await WaitPrinter(json: json).finish(job, timeout: timeout, output: output)
     }
 }
@@ -93,7 +93,9 @@ struct SubmitCommand: AsyncParsableCommand {
     @OptionGroup var generation: GenerationOptions
 
     func run() async throws {
-        print(try await connection.client().submitAsync(try generation.parameters()).requestID)
+        print(
+            try await connection.client().submitAsync(try generation.parameters(), webhook: generation.webhookRequest)
+                .requestID)
     }
 }
 
@@ -111,6 +113,26 @@ struct StatusCommand: AsyncParsableCommand {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         print(String(decoding: try encoder.encode(status), as: UTF8.self))
         if status.status == .failed { throw ClientExit.failed }
+    }
+}
+
+/// `nano-banana webhooks ID [--redeliver]`.
+struct WebhooksCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "webhooks",
+        abstract: "Print a request's webhook events and every delivery attempt as JSON.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The request id.") var requestID: String
+    @Flag(name: .long, help: "Send the final event again first (same webhook-id).") var redeliver = false
+
+    func run() async throws {
+        let client = try connection.client()
+        if redeliver { _ = try await client.redeliverWebhook(requestID: requestID) }
+        let deliveries = try await client.webhooks(requestID: requestID)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(deliveries), as: UTF8.self))
     }
 }
 

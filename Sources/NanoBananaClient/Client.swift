@@ -41,21 +41,23 @@ public struct Client: Sendable {
 
     // MARK: - The three ways to generate
 
-    /// Submits to v2 and waits for the result.
+    /// Submits to v2 and waits for the result; `webhook` also has it pushed.
     public func run(
-        _ model: String, _ parameters: NanoBanana2Parameters,
+        _ model: String, _ parameters: NanoBanana2Parameters, webhook: WebhookRequest? = nil,
         timeout: Duration = .seconds(600), interval: Duration = .seconds(1)
     ) async throws -> GenerationResult {
-        try await submitAsync(model, parameters).wait(timeout: timeout, interval: interval)
+        try await submitAsync(model, parameters, webhook: webhook).wait(timeout: timeout, interval: interval)
     }
 
-    /// The v1 call: blocks until the image is ready and returns its bytes.
+    /// The v1 call: blocks until the image is ready and returns its bytes; `webhook` also
+    /// has the result pushed.
     public func runSync(
-        _ model: String, _ parameters: NanoBanana2Parameters
+        _ model: String, _ parameters: NanoBanana2Parameters, webhook: WebhookRequest? = nil
     )
         async throws -> SyncResult
     {
-        let (head, body) = try await send(.POST, url: "\(baseURL)/\(model)", json: try JSONEncoder().encode(parameters))
+        let (head, body) = try await send(
+            .POST, url: "\(baseURL)/\(model)" + (webhook?.query ?? ""), json: try JSONEncoder().encode(parameters))
         return SyncResult(
             bytes: body, contentType: head.headers.first(name: "content-type") ?? "",
             requestID: head.headers.first(name: "x-request-id"),
@@ -65,18 +67,18 @@ public struct Client: Sendable {
             remainingCredits: head.headers.first(name: "x-remaining-credits").flatMap(Int.init))
     }
 
-    /// Submits to v2 and returns the job at once.
+    /// Submits to v2 and returns the job at once; `webhook` has its events pushed.
     public func submitAsync(
-        _ model: String, _ parameters: NanoBanana2Parameters
+        _ model: String, _ parameters: NanoBanana2Parameters, webhook: WebhookRequest? = nil
     )
         async throws -> AsyncJob
     {
-        try await submitAsync(model, json: try JSONEncoder().encode(parameters))
+        try await submitAsync(model, json: try JSONEncoder().encode(parameters), webhook: webhook)
     }
 
     /// Submits any model's parameters as raw JSON (the escape hatch for other models).
-    public func submitAsync(_ model: String, json: Data) async throws -> AsyncJob {
-        let (_, body) = try await send(.POST, url: "\(v2BaseURL)/\(model)", json: json)
+    public func submitAsync(_ model: String, json: Data, webhook: WebhookRequest? = nil) async throws -> AsyncJob {
+        let (_, body) = try await send(.POST, url: "\(v2BaseURL)/\(model)" + (webhook?.query ?? ""), json: json)
         let submitted = try JSONDecoder().decode(SubmitBody.self, from: Data(body))
         return AsyncJob(
             client: self, requestID: submitted.requestID, statusURL: submitted.statusURL,
@@ -92,21 +94,46 @@ public struct Client: Sendable {
 
     // MARK: - The same, for nano-banana-2
 
-    /// ``run(_:_:timeout:interval:)`` for `nano-banana-2`.
+    /// ``run(_:_:webhook:timeout:interval:)`` for `nano-banana-2`.
     public func run(
-        _ parameters: NanoBanana2Parameters, timeout: Duration = .seconds(600), interval: Duration = .seconds(1)
+        _ parameters: NanoBanana2Parameters, webhook: WebhookRequest? = nil, timeout: Duration = .seconds(600),
+        interval: Duration = .seconds(1)
     ) async throws -> GenerationResult {
-        try await run(NanoBanana2Parameters.modelSlug, parameters, timeout: timeout, interval: interval)
+        try await run(
+            NanoBanana2Parameters.modelSlug, parameters, webhook: webhook, timeout: timeout, interval: interval)
     }
 
-    /// ``runSync(_:_:)`` for `nano-banana-2`.
-    public func runSync(_ parameters: NanoBanana2Parameters) async throws -> SyncResult {
-        try await runSync(NanoBanana2Parameters.modelSlug, parameters)
+    /// ``runSync(_:_:webhook:)`` for `nano-banana-2`.
+    public func runSync(_ parameters: NanoBanana2Parameters, webhook: WebhookRequest? = nil) async throws -> SyncResult
+    {
+        try await runSync(NanoBanana2Parameters.modelSlug, parameters, webhook: webhook)
     }
 
-    /// ``submitAsync(_:_:)`` for `nano-banana-2`.
-    public func submitAsync(_ parameters: NanoBanana2Parameters) async throws -> AsyncJob {
-        try await submitAsync(NanoBanana2Parameters.modelSlug, parameters)
+    /// ``submitAsync(_:_:webhook:)`` for `nano-banana-2`.
+    public func submitAsync(
+        _ parameters: NanoBanana2Parameters, webhook: WebhookRequest? = nil
+    ) async throws -> AsyncJob {
+        try await submitAsync(NanoBanana2Parameters.modelSlug, parameters, webhook: webhook)
+    }
+
+    // MARK: - Webhooks
+
+    /// A request's webhook events and their attempts.
+    public func webhooks(requestID: String) async throws -> WebhookDeliveriesBody {
+        let (_, body) = try await send(.GET, url: "\(v2BaseURL)/requests/\(requestID)/webhooks")
+        return try JSONDecoder().decode(WebhookDeliveriesBody.self, from: Data(body))
+    }
+
+    /// Sends a finished request's final event again (same `webhook-id`).
+    public func redeliverWebhook(requestID: String) async throws -> WebhookDeliveriesBody {
+        let (_, body) = try await send(.POST, url: "\(v2BaseURL)/requests/\(requestID)/webhooks/redeliver")
+        return try JSONDecoder().decode(WebhookDeliveriesBody.self, from: Data(body))
+    }
+
+    /// The key's webhook signing secret (`whsec_…`), for ``Webhook/verify(payload:headers:secret:)``.
+    public func webhookSecret() async throws -> String {
+        let (_, body) = try await send(.GET, url: "\(v2BaseURL)/webhooks/secret")
+        return try JSONDecoder().decode([String: String].self, from: Data(body))["key"] ?? ""
     }
 
     // MARK: - HTTP

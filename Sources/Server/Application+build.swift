@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Engines
 import Foundation
 import Hummingbird
 import Logging
@@ -66,6 +67,14 @@ public func buildServices(
                 idlePoll: components.isShared ? .seconds(2) : .seconds(1), logger: logger))
     }
     node.append(
+        WebhookDispatcher(
+            outbox: components.backend.outbox, registry: components.backend.registry,
+            payloads: WebhookPayloads(views: components.jobViews, base: components.webhookLinkBase),
+            sender: WebhookSender(
+                allowedHosts: Set(configuration.allowedWebhookHosts), httpClient: components.fetchClient),
+            policy: configuration.webhookRetry, clock: components.clock,
+            metrics: WebhookInstruments(factory: components.metrics.factory), logger: logger))
+    node.append(
         RetentionSweeper(
             jobs: components.jobs, cache: components.finished, clock: components.clock,
             retention: configuration.retention, interval: configuration.effectiveSweepInterval, logger: logger))
@@ -85,17 +94,17 @@ public func buildServices(
 /// (a test holds the two together).
 func buildRouter(_ components: ServerComponents, logger: Logger) throws -> Router<APIRequestContext> {
     let configuration = components.configuration
-    let urls = PublicURLs(
-        configuredBase: configuration.publicBaseURL, fallbackAuthority: "\(configuration.host):\(configuration.port)")
-    let views = JobViews(
-        jobs: components.finished, keys: components.keys, clock: components.clock, retention: configuration.retention,
-        signer: components.signer,
-        urls: urls)
+    let urls = components.publicURLs
+    let views = components.jobViews
     let submitter = JobSubmitter(
         jobs: components.jobs, models: components.models, signal: components.signal, hub: components.hub,
         maxAttempts: configuration.maxAttempts, maxBodyBytes: configuration.maxBodyBytes,
         allowedFetchHosts: Set(configuration.allowedFetchHosts), prices: configuration.prices,
-        limits: configuration.limits, metrics: components.jobInstruments)
+        limits: configuration.limits,
+        webhooks: WebhookRequestTargets(
+            guarded: GuardedHTTPClient(
+                allowedHosts: Set(configuration.allowedWebhookHosts), httpClient: components.fetchClient)),
+        metrics: components.jobInstruments)
 
     // HEAD on every GET route (the health checks among them): the GET's status and
     // headers, without its body.
@@ -121,6 +130,8 @@ func buildRouter(_ components: ServerComponents, logger: Logger) throws -> Route
     let v1 = router.group("v1").add(middleware: authenticated)
     let v2 = router.group("v2").add(middleware: authenticated)
     RequestsController(views: views).addRoutes(to: v2)
+    WebhooksController(views: views, outbox: components.backend.outbox, registry: components.backend.registry)
+        .addRoutes(v2: v2, registry: router.group("webhook").add(middleware: authenticated))
     AdminController(keys: components.keys).addRoutes(
         to: router.group("admin").add(middleware: authenticated).add(middleware: AdminOnlyMiddleware()))
     // The metrics for an admin key; `--metrics-port` serves them without one (MetricsListener).

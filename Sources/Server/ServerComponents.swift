@@ -151,6 +151,26 @@ extension ServerComponents {
     /// Whether other processes may run this store's jobs.
     var isShared: Bool { backend.isShared }
 
+    /// Builds the absolute URLs the API hands out.
+    var publicURLs: PublicURLs {
+        PublicURLs(
+            configuredBase: configuration.publicBaseURL,
+            fallbackAuthority: "\(configuration.host):\(configuration.port)")
+    }
+
+    /// Renders stored jobs as the wire's bodies.
+    var jobViews: JobViews {
+        JobViews(
+            jobs: finished, keys: keys, clock: clock, retention: configuration.retention, signer: signer,
+            urls: publicURLs)
+    }
+
+    /// Where the links in webhook bodies point: the public URL, or this node's address.
+    var webhookLinkBase: String {
+        let configured = configuration.publicBaseURL ?? "http://\(configuration.host):\(configuration.port)"
+        return configured.hasSuffix("/") ? String(configured.dropLast()) : configured
+    }
+
     /// Waits for a job to finish, wherever its worker runs.
     var completions: CompletionWaiter {
         CompletionWaiter(hub: hub, jobs: finished, recheckEvery: isShared ? .seconds(1) : .seconds(2))

@@ -45,7 +45,7 @@ struct AdminKeyRouteTests {
             #expect(create.status == .badRequest)
             #expect(
                 create.errorMessage
-                    == "Unknown field 'max_inflight'. Accepted fields: name, credits, rpm, burst, role, models, max_in_flight."
+                    == "Unknown field 'max_inflight'. Accepted fields: name, credits, rpm, burst, role, models, max_in_flight, webhook_url."
             )
             #expect(try await client.get("/admin/keys/alice", key: admin).status == .notFound)
             let bob = try await server.components.keys.create(name: "bob", credits: 1)

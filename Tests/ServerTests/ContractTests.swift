@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NanoBananaAPI
+import Store
 import Testing
 
 @testable import Server
@@ -52,6 +53,18 @@ struct ContractTests {
                 .string("nano-banana-2"), .string("nano-banana-pro"),
             ])
             #expect(document == written)
+        }
+    }
+
+    @Test("the document's webhook URL is the server's rule: the same pattern and length")
+    func webhookURL() throws {
+        let schema = try OpenAPIDocument.json()[path: ["components", "schemas", "WebhookURL"]]
+        #expect(schema?[path: ["pattern"]] == .string(WebhookURLRule.pattern))
+        #expect(schema?[path: ["maxLength"]] == .integer(Int64(WebhookURLRule.maxLength)))
+        #expect(WebhookURLRule.problem(with: "https://hooks.example.com/nb?token=a%20b") == nil)
+        #expect(WebhookURLRule.problem(with: "http://[::1]:8080/x") == nil)
+        for refused in ["HTTP://0*", "https://a.example/x#top", "https://a.example/ x", "https://é.example/"] {
+            #expect(WebhookURLRule.problem(with: refused) != nil, "\(refused)")
         }
     }
 

@@ -47,6 +47,10 @@ struct TestStores: Sendable {
     let keys: any APIKeyStore
     let database: Backing
 
+    /// The webhook outbox and registry: the same stores, seen as such.
+    var outbox: any WebhookOutbox { jobs as! any WebhookOutbox }
+    var registry: any WebhookRegistry { keys as! any WebhookRegistry }
+
     /// Every cell of the `api_keys` table, as text: to show what is (and is not) stored.
     func apiKeyCells() async throws -> [String] {
         switch database {

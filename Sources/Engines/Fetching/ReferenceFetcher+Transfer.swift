@@ -4,8 +4,9 @@ import Imaging
 import NIOCore
 import NIOHTTP1
 
-/// One checked hop: the URL as given and the address its host was checked at.
-struct FetchTarget {
+/// One checked URL: the URL as given and the address its host was checked at
+/// (``GuardedHTTPClient/check(_:)``).
+public struct FetchTarget: Sendable {
     let url: URL
     let scheme: String
     let host: String
@@ -35,7 +36,7 @@ struct FetchTarget {
 }
 
 /// What one hop ended with.
-enum HopOutcome {
+enum HopOutcome: Sendable {
     case image(bytes: [UInt8], mediaType: String)
     case redirect(location: String)
 }
@@ -45,33 +46,10 @@ extension ReferenceFetcher {
 
     /// Sends one request to the checked address and reads the answer.
     func send(_ target: FetchTarget, deadline: NIODeadline) async throws -> HopOutcome {
-        if target.scheme == "http" {
-            var request = HTTPClientRequest(url: "http://\(target.addressLiteral):\(target.port)\(target.pathAndQuery)")
-            request.headers.replaceOrAdd(name: "Host", value: target.hostHeader)
-            return try await exchange(request, client: httpClient, deadline: deadline)
-        }
-        let request = HTTPClientRequest(url: target.url.absoluteString)
-        if target.hostIsLiteral {
-            return try await exchange(request, client: httpClient, deadline: deadline)
-        }
-        // TLS needs the name for SNI and the certificate check: a client of our own pins the
-        // name to the checked IP, so no second DNS lookup happens.
-        var configuration = Self.makeHTTPClientConfiguration()
-        configuration.dnsOverride = [target.host: target.ip]
-        if let original = target.url.host, original != target.host { configuration.dnsOverride[original] = target.ip }
-        let pinned = HTTPClient(eventLoopGroup: httpClient.eventLoopGroup, configuration: configuration)
-        do {
-            let outcome = try await exchange(request, client: pinned, deadline: deadline)
-            try? await pinned.shutdown()
-            return outcome
-        } catch {
-            try? await pinned.shutdown()
-            throw error
-        }
+        try await client.send(to: target, deadline: deadline) { response in try await read(response) }
     }
 
-    func exchange(_ request: HTTPClientRequest, client: HTTPClient, deadline: NIODeadline) async throws -> HopOutcome {
-        let response = try await client.execute(request, deadline: deadline)
+    func read(_ response: HTTPClientResponse) async throws -> HopOutcome {
         guard response.history.count <= 1 else {
             throw ReferenceFetchError.transport("the HTTP client followed a redirect by itself")
         }

@@ -6,17 +6,9 @@ import NIOCore
 /// Downloads http(s) reference images without letting a client-supplied URL reach the
 /// server's own network (server-side request forgery).
 ///
-/// Every hop (the URL and each redirect, followed here, never by the HTTP client) is checked
-/// before anything connects: the scheme must be http or https, the URL must carry no
-/// credentials, and every address the host resolves to must be allowed by ``AddressPolicy``
-/// unless the host is on ``Configuration/allowedHosts``. The connection then goes to the
-/// address that was checked, so a DNS answer that changes between check and connect
-/// (DNS rebinding) is never used:
-/// - `http://`: the request URL's host is replaced by the checked IP literal and the original
-///   `Host` header is sent.
-/// - `https://` to a host name: a short-lived `HTTPClient` on the caller's event loop group is
-///   made with `dnsOverride` mapping the name to the checked IP, so TLS still sends the name
-///   (SNI) and verifies the certificate against it while the TCP connection goes to the IP.
+/// Every hop (the URL and each redirect, followed here, never by the HTTP client) goes
+/// through ``GuardedHTTPClient``: checked before anything connects, and sent to the address
+/// that was checked, unless the host is on ``Configuration/allowedHosts``.
 ///
 /// Residual risks: only the first resolved address is tried (no happy eyeballs); a blocked
 /// `getaddrinfo` call keeps its thread-pool thread until the system resolver gives up, though
@@ -50,11 +42,11 @@ public struct ReferenceFetcher: Sendable {
     }
 
     /// Resolves a host name to all its addresses for a port; empty when it does not resolve.
-    typealias Resolver = @Sendable (_ host: String, _ port: Int) async throws -> [SocketAddress]
+    typealias Resolver = GuardedHTTPClient.Resolver
 
     public let configuration: Configuration
-    let httpClient: HTTPClient
-    let resolve: Resolver
+    /// Checks every hop and connects only to the address it checked.
+    let client: GuardedHTTPClient
 
     /// - Parameters:
     ///   - configuration: limits and the allow-list.
@@ -62,24 +54,21 @@ public struct ReferenceFetcher: Sendable {
     ///     its lifecycle. It must not follow redirects itself: create it with
     ///     ``makeHTTPClientConfiguration()`` (a client that did follow one fails the fetch).
     public init(configuration: Configuration = Configuration(), httpClient: HTTPClient) {
-        self.init(configuration: configuration, httpClient: httpClient, resolver: HostResolver.resolve)
+        self.configuration = configuration
+        self.client = GuardedHTTPClient(allowedHosts: configuration.allowedHosts, httpClient: httpClient)
     }
 
     /// With a resolver of the caller's (tests map made-up names to loopback).
     init(configuration: Configuration, httpClient: HTTPClient, resolver: @escaping Resolver) {
         self.configuration = configuration
-        self.httpClient = httpClient
-        self.resolve = resolver
+        self.client = GuardedHTTPClient(
+            allowedHosts: configuration.allowedHosts, httpClient: httpClient, resolver: resolver)
     }
 
-    /// An `HTTPClient` configuration fit for the fetcher: redirects are not followed, and a
-    /// refused connection fails the fetch at once (by default the client retries with a
-    /// backoff until its connect timeout, holding a worker for ten seconds on a dead host).
+    /// An `HTTPClient` configuration fit for the fetcher
+    /// (``GuardedHTTPClient/makeHTTPClientConfiguration()``).
     public static func makeHTTPClientConfiguration() -> HTTPClient.Configuration {
-        var configuration = HTTPClient.Configuration()
-        configuration.redirectConfiguration = .disallow
-        configuration.connectionPool.retryConnectionEstablishment = false
-        return configuration
+        GuardedHTTPClient.makeHTTPClientConfiguration()
     }
 
     /// Downloads an image, following at most `maxRedirects` redirects.
@@ -133,34 +122,6 @@ public struct ReferenceFetcher: Sendable {
 
     /// Validates one URL and resolves its host to a checked address.
     func check(_ url: URL) async throws -> FetchTarget {
-        let scheme = url.scheme?.lowercased() ?? ""
-        guard scheme == "http" || scheme == "https" else {
-            throw ReferenceFetchError.unsupportedScheme(scheme)
-        }
-        guard url.user == nil, url.password == nil, var host = url.host, !host.isEmpty else {
-            throw ReferenceFetchError.invalidURL
-        }
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        host = host.lowercased()
-        let port = url.port ?? (scheme == "https" ? 443 : 80)
-        guard (1...65535).contains(port) else { throw ReferenceFetchError.invalidURL }
-
-        let addresses: [SocketAddress]
-        if let literal = try? SocketAddress(ipAddress: host, port: port) {
-            addresses = [literal]
-        } else {
-            addresses = try await resolve(host, port)
-        }
-        guard let pinned = addresses.first, let ip = pinned.ipAddress else {
-            throw ReferenceFetchError.unresolvable(host: host)
-        }
-        if !configuration.allowedHosts.allows(host: host, port: port),
-            addresses.contains(where: AddressPolicy.isForbidden)
-        {
-            throw ReferenceFetchError.forbiddenAddress(host: host)
-        }
-        var isIPv6 = false
-        if case .v6 = pinned { isIPv6 = true }
-        return FetchTarget(url: url, scheme: scheme, host: host, port: port, ip: ip, isIPv6: isIPv6)
+        try await client.check(url)
     }
 }

@@ -49,14 +49,8 @@ extension ServerConfiguration {
         }
         for (slug, model) in modelEntries { models[slug] = model }
         upstreamConcurrency = try read.integer(.upstreamConcurrency, in: 1...1024) ?? upstreamConcurrency
-        allowedFetchHosts =
-            try read.list(.allowFetchHosts)?.map { (entry: String) throws(ConfigurationError) in
-                guard let host = AllowedHost(parsing: entry) else {
-                    throw read.invalid(
-                        .allowFetchHosts, entry, expected: "HOST or HOST:PORT (port 1…65535), e.g. img.internal:8443")
-                }
-                return host
-            } ?? allowedFetchHosts
+        allowedFetchHosts = try read.hosts(.allowFetchHosts, example: "img.internal:8443") ?? allowedFetchHosts
+        try readWebhooks(read)
 
         // The same maximum as a key's own limits (`keys create --rpm …`).
         let keyLimit = 0...StoreMaxima.limit
@@ -100,6 +94,26 @@ extension ServerConfiguration {
             throw read.invalid(.logFormat, name, expected: "json or text")
         }
         logFormat = format
+    }
+
+    private mutating func readWebhooks(_ read: SettingReader) throws(ConfigurationError) {
+        allowedWebhookHosts = try read.hosts(.allowWebhookHosts, example: "hooks.internal:9000") ?? allowedWebhookHosts
+        if let text = read.string(.webhookRetrySchedule) {
+            guard let schedule = WebhookRetryPolicy.parseSchedule(text) else {
+                throw read.invalid(
+                    .webhookRetrySchedule, text,
+                    expected:
+                        "delays separated by commas, each a positive number with s, m, h or d (at most 30d), e.g. 5s,5m,30m,2h"
+                )
+            }
+            webhookRetry.schedule = schedule
+        }
+        if let timeout = try read.seconds(.webhookTimeout, from: .aboveZero) {
+            guard timeout <= 300 else {
+                throw read.invalid(.webhookTimeout, "\(timeout)", expected: "a number of seconds above 0, at most 300")
+            }
+            webhookRetry.timeout = timeout
+        }
     }
 
     private mutating func readConnections(_ read: SettingReader) throws(ConfigurationError) {
@@ -187,6 +201,16 @@ private struct SettingReader {
             throw invalid(setting, text, expected: expected)
         }
         return value
+    }
+
+    /// Allow-list entries (``AllowedHost``), from a repeatable flag or a comma-separated variable.
+    func hosts(_ setting: ConfigurationSetting, example: String) throws(ConfigurationError) -> [AllowedHost]? {
+        try list(setting)?.map { (entry: String) throws(ConfigurationError) in
+            guard let host = AllowedHost(parsing: entry) else {
+                throw invalid(setting, entry, expected: "HOST or HOST:PORT (port 1…65535), e.g. \(example)")
+            }
+            return host
+        }
     }
 
     func absoluteURL(_ setting: ConfigurationSetting, example: String) throws(ConfigurationError) -> String? {

@@ -61,6 +61,12 @@ public struct ServerConfiguration: Sendable {
     /// private or reserved addresses (an operator's own image server), each on every port
     /// (`img.internal`) or on one (`img.internal:8443`). Default none.
     public var allowedFetchHosts: [AllowedHost] = []
+    /// Hosts webhooks may be delivered to even though they resolve to private or reserved
+    /// addresses (a trusted internal receiver), as for ``allowedFetchHosts``. Default none.
+    public var allowedWebhookHosts: [AllowedHost] = []
+    /// When failed webhook deliveries are retried, and how long one attempt may take.
+    /// Default: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; 10 s per attempt.
+    public var webhookRetry = WebhookRetryPolicy()
 
     /// The engine actually used.
     public var resolvedEngine: EngineKind { engine ?? (geminiAPIKey == nil ? .preview : .gemini) }

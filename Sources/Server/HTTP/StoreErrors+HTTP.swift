@@ -76,13 +76,14 @@ extension StoreUnavailable: HTTPResponseError {
 }
 
 extension APIKeyError: HTTPResponseError {
-    /// Unknown key 404; a name taken, one several old keys share, or a top-up the balance
-    /// cannot take, 409 (a well-formed request the key's state refuses); bad values 400.
+    /// Unknown key (or webhook) 404; a name taken, one several old keys share, a top-up the
+    /// balance cannot take, or a webhook past the key's maximum, 409 (a well-formed request
+    /// the key's state refuses); bad values 400.
     public var status: HTTPResponse.Status {
         switch self {
-        case .notFound: .notFound
-        case .ambiguous, .nameTaken, .balanceTooLarge: .conflict
-        case .invalidName, .invalidAmount, .invalidLimit: .badRequest
+        case .notFound, .webhookNotFound: .notFound
+        case .ambiguous, .nameTaken, .balanceTooLarge, .tooManyWebhooks: .conflict
+        case .invalidName, .invalidAmount, .invalidLimit, .invalidWebhookURL: .badRequest
         }
     }
 

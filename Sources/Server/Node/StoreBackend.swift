@@ -10,6 +10,9 @@ import Store
 protocol StoreBackend: Sendable {
     var jobs: any JobStore { get }
     var keys: any APIKeyStore { get }
+    /// The webhook outbox (the job store's) and the keys' webhooks and secrets.
+    var outbox: any WebhookOutbox { get }
+    var registry: any WebhookRegistry { get }
     /// Whether other processes may run this store's jobs (and finish them).
     var isShared: Bool { get }
     /// The kind of store, as the metrics label it: `sqlite` or `postgres`.
@@ -40,8 +43,12 @@ struct SQLiteBackend: StoreBackend {
     let database: SQLiteDatabase
     /// Held for as long as the backend lives: one server per data directory.
     let lock: DataDirectoryLock
-    let jobs: any JobStore
-    let keys: any APIKeyStore
+    let sqliteJobs: SQLiteJobStore
+    let sqliteKeys: SQLiteAPIKeyStore
+    var jobs: any JobStore { sqliteJobs }
+    var keys: any APIKeyStore { sqliteKeys }
+    var outbox: any WebhookOutbox { sqliteJobs }
+    var registry: any WebhookRegistry { sqliteKeys }
     var isShared: Bool { false }
     var kind: String { "sqlite" }
     var services: [any Service] { [DataDirectoryWatch(lock: lock, interval: .seconds(2))] }
@@ -50,8 +57,8 @@ struct SQLiteBackend: StoreBackend {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         lock = try DataDirectoryLock(directory: directory)
         database = try SQLiteDatabase(path: directory.appendingPathComponent("nano-banana.sqlite").path)
-        jobs = SQLiteJobStore(database: database, clock: clock, logger: logger)
-        keys = SQLiteAPIKeyStore(database: database, clock: clock, logger: logger)
+        sqliteJobs = SQLiteJobStore(database: database, clock: clock, logger: logger)
+        sqliteKeys = SQLiteAPIKeyStore(database: database, clock: clock, logger: logger)
     }
 
     func prepare(recoverJobs: Bool, logger: Logger) async throws -> [UInt8] {
@@ -78,8 +85,11 @@ struct SQLiteBackend: StoreBackend {
 struct PostgresBackend: StoreBackend {
     let database: PostgresDatabase
     let postgresKeys: PostgresAPIKeyStore
-    let jobs: any JobStore
+    let postgresJobs: PostgresJobStore
+    var jobs: any JobStore { postgresJobs }
     var keys: any APIKeyStore { postgresKeys }
+    var outbox: any WebhookOutbox { postgresJobs }
+    var registry: any WebhookRegistry { postgresKeys }
     var isShared: Bool { true }
     var kind: String { "postgres" }
     var services: [any Service] { [PostgresPoolService(database: database)] }
@@ -92,7 +102,7 @@ struct PostgresBackend: StoreBackend {
             location: location, logger: logger, maxConnections: maxConnections,
             operationTimeout: .milliseconds(Int64(operationTimeout * 1000)))
         postgresKeys = PostgresAPIKeyStore(database: database, clock: clock)
-        jobs = PostgresJobStore(database: database, clock: clock)
+        postgresJobs = PostgresJobStore(database: database, clock: clock)
     }
 
     /// Migrates. Other nodes may be running jobs, so no lease is ended early: a dead node's

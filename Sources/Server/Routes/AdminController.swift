@@ -6,7 +6,8 @@ import Store
 /// The admin routes, for keys with the `admin` role (others get 403): the same key
 /// operations as the CLI, over HTTP.
 ///
-/// - `POST /admin/keys` `{"name", "credits"?, "rpm"?, "burst"?, "max_in_flight"?, "role"?, "models"?}`
+/// - `POST /admin/keys` `{"name", "credits"?, "rpm"?, "burst"?, "max_in_flight"?, "role"?, "models"?,
+///   "webhook_url"?}`
 /// - `GET /admin/keys`
 /// - `GET /admin/keys/{id}?limit=&before=`: the key and a page of its credit ledger
 /// - `POST /admin/keys/{id}/credits` `{"amount"}`
@@ -15,7 +16,7 @@ import Store
 struct AdminController: Sendable {
     let keys: any APIKeyAdministration
 
-    struct CreateKey: AdminBody {
+    struct CreateKey: StrictJSONBody {
         var name: String
         var credits: Int?
         var rpm: Int?
@@ -23,14 +24,16 @@ struct AdminController: Sendable {
         var maxInFlight: Int?
         var role: APIKeyRole?
         var models: [String]?
+        var webhookURL: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case name, credits, rpm, burst, role, models
             case maxInFlight = "max_in_flight"
+            case webhookURL = "webhook_url"
         }
     }
 
-    struct TopUp: AdminBody {
+    struct TopUp: StrictJSONBody {
         var amount: Int
 
         enum CodingKeys: String, CodingKey, CaseIterable {
@@ -53,6 +56,8 @@ struct AdminController: Sendable {
         var disabled: Bool
         var revoked: Bool
         var createdAt: String
+        /// The key's active default webhook; always present, `null` when none.
+        var webhookURL: ExplicitNull<String>
 
         init(_ key: APIKey, secret: String? = nil) {
             id = key.id
@@ -68,12 +73,14 @@ struct AdminController: Sendable {
             disabled = key.isDisabled
             revoked = key.isRevoked
             createdAt = key.createdAt.formatted(.iso8601)
+            webhookURL = ExplicitNull(key.defaultWebhookTargets.last?.url)
         }
 
         enum CodingKeys: String, CodingKey {
             case id, name, prefix, secret, role, models, credits, rpm, burst, disabled, revoked
             case maxInFlight = "max_in_flight"
             case createdAt = "created_at"
+            case webhookURL = "webhook_url"
         }
     }
 
@@ -123,11 +130,12 @@ struct AdminController: Sendable {
     }
 
     @Sendable func create(_ request: Request, context: APIRequestContext) async throws -> Response {
-        let body = try await decode(CreateKey.self, from: request)
+        let body = try await request.decodeSmallJSON(CreateKey.self)
         let created = try await keys.create(
             APIKeySpec(
                 name: body.name, credits: body.credits, role: body.role ?? .user, allowedModels: body.models,
-                requestsPerMinute: body.rpm, burst: body.burst, maxInFlight: body.maxInFlight))
+                requestsPerMinute: body.rpm, burst: body.burst, maxInFlight: body.maxInFlight,
+                webhookURL: body.webhookURL))
         return .json(KeyView(created.key, secret: created.secret), status: .created)
     }
 
@@ -165,44 +173,10 @@ struct AdminController: Sendable {
 
     @Sendable func topUp(_ request: Request, context: APIRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        let body = try await decode(TopUp.self, from: request)
+        let body = try await request.decodeSmallJSON(TopUp.self)
         let key = try await keys.topUp(id, amount: body.amount)
         return .json(KeyView(key))
     }
-
-    private func decode<Body: AdminBody>(_ type: Body.Type, from request: Request) async throws -> Body {
-        var request = request
-        let bytes = try await request.collectJSONBody(upTo: 64 * 1024)
-        let json: JSONValue
-        do {
-            // Refuses a repeated field, as the generation routes do.
-            json = try JSONValue(parsing: bytes.readableBytesView)
-        } catch {
-            throw APIError.badRequest(error.description)
-        }
-        // And an unknown one, which a decoder would skip: a misspelt limit would pass unseen.
-        if case .object(let object) = json,
-            let unknown = object.keys.sorted().first(where: { !Body.fieldNames.contains($0) })
-        {
-            throw APIError.badRequest(
-                "Unknown field '\(ErrorBody.echo(unknown))'. Accepted fields: \(Body.fieldNames.joined(separator: ", "))."
-            )
-        }
-        do {
-            return try JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView))
-        } catch {
-            throw APIError.badRequest("The request body is not the expected JSON object.")
-        }
-    }
-}
-
-/// An admin route's JSON body: decoded, with every field it accepts named.
-protocol AdminBody: Decodable {
-    associatedtype CodingKeys: CodingKey & CaseIterable
-}
-
-extension AdminBody {
-    static var fieldNames: [String] { CodingKeys.allCases.map(\.stringValue) }
 }
 
 /// An optional that is encoded as `null` when absent, where a synthesized encoding would

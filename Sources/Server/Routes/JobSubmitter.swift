@@ -21,6 +21,8 @@ struct JobSubmitter: Sendable {
     let prices: [OutputResolution: Int]
     /// The server's default limits; a burst of 0 means a sixth of the rate.
     let limits: SubmitLimits
+    /// Where the request's webhook events go (`?webhook=`, or the key's defaults).
+    let webhooks: WebhookRequestTargets
     let metrics: JobInstruments
 
     private static let encoder: JSONEncoder = {
@@ -53,6 +55,7 @@ struct JobSubmitter: Sendable {
             throw APIError.badRequest(error.description)
         }
         try refuseForbiddenLiterals(parameters.imageURLs)
+        let targets = try await webhooks.targets(for: request, key: key)
         let id = UUID().uuidString.lowercased()
         let encoded = String(decoding: try Self.encoder.encode(parameters), as: UTF8.self)
         if expectingCompletion { hub.expect(id) }
@@ -62,7 +65,7 @@ struct JobSubmitter: Sendable {
                     id: id, keyID: key.id, model: model, parameters: encoded, seed: parameters.seed,
                     maxAttempts: maxAttempts, cost: prices[parameters.outputResolution] ?? 0,
                     metered: key.credits != nil, limits: limits(for: key),
-                    httpRequestID: context.requestID.isEmpty ? nil : context.requestID))
+                    httpRequestID: context.requestID.isEmpty ? nil : context.requestID, webhooks: targets))
             // Logged before a worker is woken, so that its line comes first (a worker that
             // polls may still take the job sooner).
             context.logger.about(job).log(.queued, ["engine": .string(engine.name)])

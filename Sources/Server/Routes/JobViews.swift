@@ -30,8 +30,13 @@ struct JobViews: Sendable {
 
     /// The job's metrics, with its cost and (for a metered key) the key's balance now.
     func metrics(_ job: JobRecord, key: APIKey) async throws -> JobMetrics {
+        try await metrics(job, metered: key.credits != nil)
+    }
+
+    /// The job's metrics, with its cost and, when its key is `metered`, the key's balance now.
+    func metrics(_ job: JobRecord, metered: Bool) async throws -> JobMetrics {
         let now = clock.now()
-        let remaining = key.credits == nil ? nil : try await keys.balance(keyID: key.id)
+        let remaining = metered ? try await keys.balance(keyID: job.keyID) : nil
         return JobMetrics(
             inferenceTime: job.output?.inferenceTime, queueTime: job.queueTime(now: now),
             totalTime: job.totalTime(now: now),
@@ -55,8 +60,13 @@ struct JobViews: Sendable {
 
     func resultBody(_ job: JobRecord, output: JobOutput, key: APIKey, request: Request) async throws -> ResultBody {
         let metrics = try await metrics(job, key: key)
+        return try resultBody(job, output: output, metrics: metrics, base: urls.base(for: request))
+    }
+
+    /// The result body, its links under `base` (`https://host`, no trailing slash).
+    func resultBody(_ job: JobRecord, output: JobOutput, metrics: JobMetrics, base: String) throws -> ResultBody {
         let expires = (job.completedAt ?? clock.now()).addingTimeInterval(retention)
-        let link = try urls.base(for: request) + signer.signedPath(fileName: output.blobKey, expires: expires)
+        let link = try base + signer.signedPath(fileName: output.blobKey, expires: expires)
         return ResultBody(
             requestID: job.id, output: link, text: output.text, engine: output.engine, metrics: metrics,
             width: output.width, height: output.height, seed: job.seed,

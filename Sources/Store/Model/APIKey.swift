@@ -21,8 +21,15 @@ public struct APIKey: Sendable, Equatable {
     public var requestsPerMinute: Int?
     public var burst: Int?
     public var maxInFlight: Int?
+    /// The key's default webhooks, active or not (``WebhookSubscriptions``).
+    public var webhooks: [WebhookSubscription] = []
 
     public var isRevoked: Bool { revokedAt != nil }
+
+    /// Where a request of this key that names no webhook of its own sends its events.
+    public var defaultWebhookTargets: [WebhookTarget] {
+        webhooks.filter(\.active).map { WebhookTarget(url: $0.url, events: $0.events) }
+    }
 }
 
 /// What a new key is to be: everything `keys create` and `POST /admin/keys` can say, made
@@ -39,11 +46,15 @@ public struct APIKeySpec: Sendable, Equatable {
     public var requestsPerMinute: Int?
     public var burst: Int?
     public var maxInFlight: Int?
+    /// A default webhook for the key's requests (the final events); `nil`: none.
+    public var webhookURL: String?
 
     public init(
         name: String, credits: Int? = nil, role: APIKeyRole = .user, allowedModels: [String]? = nil,
-        isDisabled: Bool = false, requestsPerMinute: Int? = nil, burst: Int? = nil, maxInFlight: Int? = nil
+        isDisabled: Bool = false, requestsPerMinute: Int? = nil, burst: Int? = nil, maxInFlight: Int? = nil,
+        webhookURL: String? = nil
     ) {
+        self.webhookURL = webhookURL
         self.name = name
         self.credits = credits
         self.role = role
@@ -65,11 +76,15 @@ public struct APIKeyChange: Sendable, Equatable {
     public var requestsPerMinute: Int?
     public var burst: Int?
     public var maxInFlight: Int?
+    /// Replaces the key's active webhooks by one for this URL (the final events);
+    /// `.some(nil)` deactivates them all.
+    public var webhookURL: String??
 
     public init(
         role: APIKeyRole? = nil, allowedModels: [String]?? = nil, disabled: Bool? = nil,
-        requestsPerMinute: Int? = nil, burst: Int? = nil, maxInFlight: Int? = nil
+        requestsPerMinute: Int? = nil, burst: Int? = nil, maxInFlight: Int? = nil, webhookURL: String?? = nil
     ) {
+        self.webhookURL = webhookURL
         self.role = role
         self.allowedModels = allowedModels
         self.disabled = disabled
@@ -118,6 +133,12 @@ public enum APIKeyError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A top-up that would take the balance past ``StoreMaxima/credits``.
     case balanceTooLarge(balance: Int, amount: Int, maximum: Int)
     case invalidLimit(Int)
+    /// A webhook URL that is not an http(s) URL of at most 2,048 characters.
+    case invalidWebhookURL(String, reason: String)
+    /// No webhook of the key's has this id.
+    case webhookNotFound(String)
+    /// A key has at most ``WebhookSubscriptions/maximum`` webhooks.
+    case tooManyWebhooks(Int)
 
     public var description: String {
         switch self {
@@ -132,6 +153,11 @@ public enum APIKeyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .balanceTooLarge(let balance, let amount, let maximum):
             "Refused: adding \(amount) credits to the balance of \(balance) would pass the maximum balance of \(maximum) credits."
         case .invalidLimit(let value): "Invalid limit \(value): use 0 (no limit) to \(StoreMaxima.limit)."
+        case .invalidWebhookURL(let url, let reason):
+            "Invalid webhook URL '\(Self.visible(url))': \(reason)."
+        case .webhookNotFound(let id): "No webhook with id '\(Self.visible(id))' for this key."
+        case .tooManyWebhooks(let maximum):
+            "Refused: a key has at most \(maximum) webhooks; update or deactivate one instead."
         }
     }
 

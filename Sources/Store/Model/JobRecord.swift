@@ -22,15 +22,19 @@ public struct NewJob: Sendable {
     /// `traceparent`'s trace-id, or one the server made up), kept so that the job's log
     /// lines carry it, on whichever node runs it.
     public var httpRequestID: String?
+    /// Where the job's webhook events go (``WebhookPlan``); `nil`: nowhere.
+    public var webhooks: [WebhookTarget]?
 
     /// The size of ``parameters`` in bytes, which counts against the key's queued bytes.
     public var parameterBytes: Int { parameters.utf8.count }
 
     public init(
         id: String, keyID: String, model: String, parameters: String, seed: Int64, maxAttempts: Int, cost: Int = 0,
-        metered: Bool = true, limits: SubmitLimits? = nil, httpRequestID: String? = nil
+        metered: Bool = true, limits: SubmitLimits? = nil, httpRequestID: String? = nil,
+        webhooks: [WebhookTarget]? = nil
     ) {
         self.httpRequestID = httpRequestID
+        self.webhooks = webhooks?.isEmpty == true ? nil : webhooks
         self.cost = cost
         self.metered = metered
         self.limits = limits
@@ -89,6 +93,8 @@ public struct JobRecord: Sendable, Equatable {
     public var output: JobOutput?
     /// The id of the HTTP request that submitted it (``NewJob/httpRequestID``), if known.
     public var httpRequestID: String?
+    /// Where the job's webhook events go; `nil`: nowhere.
+    public var webhooks: [WebhookTarget]?
 
     public var status: JobStatus { state.status }
 

@@ -6,7 +6,7 @@ extension JobRecord {
     static let columns = """
         seq, id, key_id, model, seed, status, attempts, max_attempts, worker_id, lease_expires_at, error, \
         created_at, started_at, completed_at, blob_key, output_format, width, height, text, engine, inference_time, \
-        error_code, usage, cost, http_request_id
+        error_code, usage, cost, http_request_id, webhooks
         """
 
     /// How many columns ``columns`` names: a statement's added columns start here.
@@ -36,14 +36,14 @@ extension JobRecord {
             sequence: try row.int64(0), id: try row.string(1), keyID: try row.string(2), model: try row.string(3),
             seed: try row.int64(4), cost: try row.int(23), state: state, createdAt: try row.date(11),
             startedAt: try row.optionalDate(12), completedAt: try row.optionalDate(13), output: output,
-            httpRequestID: try row.optionalString(24))
+            httpRequestID: try row.optionalString(24), webhooks: [WebhookTarget](stored: try row.optionalString(25)))
     }
 }
 
 extension APIKey {
     /// The columns ``init(columns:)`` reads, in order.
     static let columns =
-        "id, name, prefix, created_at, revoked_at, credits, role, models, disabled, rpm, burst, max_in_flight"
+        "id, name, prefix, created_at, revoked_at, credits, role, models, disabled, rpm, burst, max_in_flight, webhooks"
 
     init(columns row: some ColumnReader) throws {
         self.init(
@@ -52,7 +52,8 @@ extension APIKey {
             role: APIKeyRole(rawValue: try row.string(6)) ?? .user,
             allowedModels: Self.models(stored: try row.optionalString(7)), isDisabled: try row.bool(8),
             requestsPerMinute: try row.optionalInt(9), burst: try row.optionalInt(10),
-            maxInFlight: try row.optionalInt(11))
+            maxInFlight: try row.optionalInt(11),
+            webhooks: WebhookSubscriptions.list(stored: try row.optionalString(12)))
     }
 }
 
@@ -65,6 +66,31 @@ extension CreditLedgerEntry {
             sequence: try row.int64(0), kind: Kind(rawValue: try row.string(1)) ?? .grant, amount: try row.int(2),
             balanceAfter: try row.optionalInt(3) ?? 0, requestID: try row.optionalString(4),
             createdAt: try row.date(5))
+    }
+}
+
+extension WebhookEvent {
+    /// The columns ``init(columns:)`` reads, in order.
+    static let columns = "id, job_id, key_id, type, url, created_at, payload, state, attempts, next_attempt_at"
+
+    init(columns row: some ColumnReader) throws {
+        self.init(
+            id: try row.string(0), jobID: try row.string(1), keyID: try row.string(2),
+            type: WebhookEventType(rawValue: try row.string(3)) ?? .failed, url: try row.string(4),
+            createdAt: try row.date(5), payload: try row.optionalString(6),
+            state: WebhookEventState(rawValue: try row.string(7)) ?? .exhausted, attempts: try row.int(8),
+            nextAttemptAt: try row.optionalDate(9))
+    }
+}
+
+extension WebhookAttempt {
+    /// The columns ``init(columns:)`` reads, in order.
+    static let columns = "event_id, number, at, status_code, error, latency_ms"
+
+    init(columns row: some ColumnReader) throws {
+        self.init(
+            eventID: try row.string(0), number: try row.int(1), at: try row.date(2), statusCode: try row.optionalInt(3),
+            error: try row.optionalString(4), latencyMilliseconds: try row.int(5))
     }
 }
 

@@ -6,9 +6,9 @@ import Synchronization
 /// API keys in PostgreSQL, shared by every node. Each change is announced on the cluster
 /// channel; ``changeToken()`` moves on this node's own changes and on every announcement it
 /// hears (``noteExternalChange()``), so the nodes' key caches forget a revoked key at once.
-public final class PostgresAPIKeyStore: APIKeyStore {
+public final class PostgresAPIKeyStore: APIKeyStore, WebhookListStore {
     private let database: PostgresDatabase
-    private let clock: any WallClock
+    let clock: any WallClock
     private let logger: Logger
     private let token = Atomic<Int64>(0)
 
@@ -71,10 +71,11 @@ public final class PostgresAPIKeyStore: APIKeyStore {
         else { throw APIKeyError.nameTaken(key.name) }
         try await connection.run(
             """
-            INSERT INTO api_keys (id, name, key_hash, prefix, created_at, role, models, disabled, rpm, burst, max_in_flight)
+            INSERT INTO api_keys (
+                id, name, key_hash, prefix, created_at, role, models, disabled, rpm, burst, max_in_flight, webhooks)
             VALUES (\(key.id), \(key.name), \(draft.hash), \(key.prefix), \(key.createdAt.timeIntervalSince1970), \
             \(key.role.rawValue), \(key.storedModels), \(key.isDisabled), \(key.requestsPerMinute), \(key.burst), \
-            \(key.maxInFlight))
+            \(key.maxInFlight), \(key.storedWebhooks))
             """, logger: logger)
         if let credits = key.credits {
             try await PostgresRules.require(
@@ -89,12 +90,12 @@ public final class PostgresAPIKeyStore: APIKeyStore {
         let jobs = jobWrites
         let (key, withdrawn) = try await changing { connection, logger in
             let before = try await Self.find(connection, reference, locking: true, logger: logger)
-            let key = change.applied(to: before)
+            let key = try change.applied(to: before, now: now)
             try await connection.run(
                 """
                 UPDATE api_keys SET role = \(key.role.rawValue), models = \(key.storedModels), \
                 disabled = \(key.isDisabled), rpm = \(key.requestsPerMinute), burst = \(key.burst), \
-                max_in_flight = \(key.maxInFlight),
+                max_in_flight = \(key.maxInFlight), webhooks = \(key.storedWebhooks),
                 bucket_tokens = CASE WHEN \(change.touchesLimits) THEN NULL ELSE bucket_tokens END,
                 bucket_updated_at = CASE WHEN \(change.touchesLimits) THEN NULL ELSE bucket_updated_at END
                 WHERE id = \(key.id)
@@ -164,6 +165,56 @@ public final class PostgresAPIKeyStore: APIKeyStore {
         let logger = logger
         return try await database.withConnection { connection in
             try await PostgresRules.balance(keyID: keyID, on: connection, logger: logger)
+        }
+    }
+
+    // MARK: - Webhooks
+
+    public func webhooks(keyID: String) async throws -> [WebhookSubscription] {
+        let logger = logger
+        return try await database.withConnection { connection in
+            try await Self.find(connection, keyID, logger: logger).webhooks
+        }
+    }
+
+    public func webhookSecret(_ reference: String, rotate: Bool) async throws -> String {
+        let logger = logger
+        // Every delivery asks: a secret already made is a read (by key id), no lock.
+        if !rotate,
+            let stored = try await database.withConnection({ connection in
+                try await connection.value(
+                    String?.self, "SELECT webhook_secret FROM api_keys WHERE id = \(reference)", logger: logger) ?? nil
+            })
+        {
+            return stored
+        }
+        let candidate = WebhookSecret.generate()
+        return try await database.withTransaction { connection in
+            let key = try await Self.find(connection, reference, locking: true, logger: logger)
+            return try await connection.value(
+                String.self,
+                """
+                UPDATE api_keys SET webhook_secret = CASE WHEN \(rotate) THEN \(candidate) \
+                ELSE COALESCE(webhook_secret, \(candidate)) END
+                WHERE id = \(key.id) RETURNING webhook_secret
+                """, logger: logger) ?? candidate
+        }
+    }
+
+    /// Reads the key's webhooks (its row locked), changes them with `change` and writes
+    /// them back, as a change of the key.
+    func changingWebhooks(
+        keyID: String,
+        _ change: @escaping @Sendable (inout [WebhookSubscription]) throws -> WebhookSubscription
+    ) async throws -> WebhookSubscription {
+        try await changing { connection, logger in
+            let key = try await Self.find(connection, keyID, locking: true, logger: logger)
+            var list = key.webhooks
+            let subscription = try change(&list)
+            try await connection.run(
+                "UPDATE api_keys SET webhooks = \(WebhookSubscriptions.stored(list)) WHERE id = \(key.id)",
+                logger: logger)
+            return subscription
         }
     }
 

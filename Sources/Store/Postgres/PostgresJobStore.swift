@@ -15,9 +15,9 @@ import Synchronization
 /// with what goes with it (the image, the credit settlement). Each new and each finished
 /// job is announced on the deployment's channel (``PostgresEvents``) in the same transaction.
 public final class PostgresJobStore: JobStore {
-    private let database: PostgresDatabase
-    private let clock: any WallClock
-    private let logger: Logger
+    let database: PostgresDatabase
+    let clock: any WallClock
+    let logger: Logger
     private let leaseSweep = LeaseSweep()
 
     public init(database: PostgresDatabase, clock: any WallClock = SystemWallClock()) {
@@ -37,9 +37,10 @@ public final class PostgresJobStore: JobStore {
         let insert: PostgresQuery = """
             WITH job AS (
                 INSERT INTO jobs (
-                    id, key_id, model, seed, status, max_attempts, created_at, cost, parameter_bytes, http_request_id)
+                    id, key_id, model, seed, status, max_attempts, created_at, cost, parameter_bytes, http_request_id,
+                    webhooks)
                 VALUES (\(job.id), \(job.keyID), \(job.model), \(job.seed), 'QUEUED', \(job.maxAttempts), \
-            \(now.timeIntervalSince1970), \(job.cost), \(job.parameterBytes), \(job.httpRequestID))
+            \(now.timeIntervalSince1970), \(job.cost), \(job.parameterBytes), \(job.httpRequestID), \(job.webhooks?.stored))
                 RETURNING seq
             ), parameters AS (
                 INSERT INTO job_parameters (id, parameters) VALUES (\(job.id), \(job.parameters))
@@ -64,7 +65,8 @@ public final class PostgresJobStore: JobStore {
             ? try await database.withTransaction(body) : try await database.withConnection(body)
         return JobRecord(
             sequence: sequence, id: job.id, keyID: job.keyID, model: job.model, seed: job.seed, cost: job.cost,
-            state: JobState(maxAttempts: job.maxAttempts), createdAt: now, httpRequestID: job.httpRequestID)
+            state: JobState(maxAttempts: job.maxAttempts), createdAt: now, httpRequestID: job.httpRequestID,
+            webhooks: job.webhooks)
     }
 
     public func claim(worker: String, lease: TimeInterval) async throws -> ClaimedJob? {
@@ -175,6 +177,12 @@ public final class PostgresJobStore: JobStore {
                     DELETE FROM blobs USING gone WHERE blobs.key = gone.blob_key
                 ), parameters AS (
                     DELETE FROM job_parameters USING gone WHERE job_parameters.id = gone.id
+                ), events AS (
+                    DELETE FROM webhook_events USING gone
+                    WHERE webhook_events.job_id = gone.id AND webhook_events.state <> 'PENDING'
+                ), orphans AS (
+                    DELETE FROM webhook_events WHERE state <> 'PENDING'
+                    AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = webhook_events.job_id)
                 )
                 SELECT \(unescaped: JobRecord.columns) FROM gone
                 """, logger: logger)
@@ -242,7 +250,8 @@ public final class PostgresJobStore: JobStore {
         var changed: [JobRecord] = []
         for var job in expired {
             try job.state.apply(.leaseExpired(now: now))
-            try await writeState(connection, job: job, completedAt: job.status == .failed ? now : nil)
+            try await writeState(
+                connection, job: job, from: .processing, completedAt: job.status == .failed ? now : nil)
             changed.append(job)
         }
         return changed
@@ -313,12 +322,15 @@ public final class PostgresJobStore: JobStore {
         if case .cancel = event {
             var withdrawn = job
             withdrawn.state = before
-            try await writeState(connection, job: withdrawn, completedAt: now)
+            try await writeState(connection, job: withdrawn, from: .queued, completedAt: now)
             return .withdrawn(withdrawn)
         }
         guard before == job.state else {
             throw JobStateDisagreement(jobID: job.id, expected: before, written: job.state)
         }
+        // The claim statement bypasses writeState: its webhook events (a first claim's
+        // `processing`, for a job that has targets) go in a second statement.
+        try await jobWrites.insert(WebhookPlan.events(for: job, from: .queued, now: now), on: connection)
         return .claimed(ClaimedJob(record: job, parameters: try columns.optionalString(extra) ?? "{}"))
     }
 
@@ -327,7 +339,7 @@ public final class PostgresJobStore: JobStore {
     ) async throws -> Bool {
         guard var job = try await lockedJob(connection, id: jobID) else { return false }
         do { try job.state.apply(.complete(worker: worker)) } catch { return false }
-        try await writeState(connection, job: job, completedAt: now, output: (output, image))
+        try await writeState(connection, job: job, from: .processing, completedAt: now, output: (output, image))
         return true
     }
 
@@ -335,8 +347,9 @@ public final class PostgresJobStore: JobStore {
         let now = clock.now()
         return try await database.withTransaction { [self] connection in
             guard var job = try await lockedJob(connection, id: jobID) else { return false }
+            let previous = job.status
             do { try job.state.apply(event) } catch { return false }
-            try await writeState(connection, job: job, completedAt: job.status.isTerminal ? now : nil)
+            try await writeState(connection, job: job, from: previous, completedAt: job.status.isTerminal ? now : nil)
             return true
         }
     }
@@ -348,11 +361,13 @@ public final class PostgresJobStore: JobStore {
         ).first
     }
 
+    private var jobWrites: PostgresJobWrites { PostgresJobWrites(channel: channel, logger: logger) }
+
     private func writeState(
-        _ connection: PostgresConnection, job: JobRecord, startedAt: Date? = nil, completedAt: Date? = nil,
-        output: (JobOutput, [UInt8])? = nil
+        _ connection: PostgresConnection, job: JobRecord, from previous: JobStatus, startedAt: Date? = nil,
+        completedAt: Date? = nil, output: (JobOutput, [UInt8])? = nil
     ) async throws {
-        try await PostgresJobWrites(channel: channel, logger: logger).writeState(
-            connection, job: job, startedAt: startedAt, completedAt: completedAt, output: output)
+        try await jobWrites.writeState(
+            connection, job: job, from: previous, startedAt: startedAt, completedAt: completedAt, output: output)
     }
 }

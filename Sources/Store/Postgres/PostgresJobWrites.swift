@@ -11,14 +11,16 @@ struct PostgresJobWrites: Sendable {
     let channel: String
     let logger: Logger
 
-    /// Writes the state in one statement; a job that has just ended also stores its image
-    /// (when COMPLETED), drops its parameters and is announced, and its credits are settled
-    /// or refunded, all in the caller's transaction.
+    /// Writes the state (changed from `previous`) in one statement; a job that has just
+    /// ended also stores its image (when COMPLETED), drops its parameters, writes its
+    /// webhook events (``WebhookPlan``) and is announced, and its credits are settled or
+    /// refunded, all in the caller's transaction.
     func writeState(
-        _ connection: PostgresConnection, job: JobRecord, startedAt: Date? = nil, completedAt: Date? = nil,
-        output: (JobOutput, [UInt8])? = nil
+        _ connection: PostgresConnection, job: JobRecord, from previous: JobStatus, startedAt: Date? = nil,
+        completedAt: Date? = nil, output: (JobOutput, [UInt8])? = nil
     ) async throws {
         let state = job.state
+        let events = WebhookPlan.events(for: job, from: previous, now: completedAt ?? startedAt ?? Date())
         var sql = SQLBuilder()
         var assignments = """
             status = \(sql.bind(state.status.rawValue)), attempts = \(sql.bind(state.attempts)), \
@@ -32,6 +34,7 @@ struct PostgresJobWrites: Sendable {
         guard state.status.isTerminal else {
             let text = "UPDATE jobs SET \(assignments) WHERE id = \(id)"
             try await connection.run(sql.query(text), logger: logger)
+            try await insert(events, on: connection)
             return
         }
         var image = ""
@@ -52,8 +55,17 @@ struct PostgresJobWrites: Sendable {
         }
         // Bind first, then take the query: `sql.query(…)` would copy `sql` before its
         // argument's binds were added.
+        let outbox =
+            events.isEmpty
+            ? ""
+            : """
+            outbox AS (
+                INSERT INTO webhook_events (id, job_id, key_id, type, url, created_at, state, attempts, next_attempt_at)
+                VALUES \(Self.values(of: events, binding: &sql))
+            ),
+            """
         let text = """
-            WITH \(image) state AS (
+            WITH \(image) \(outbox) state AS (
                 UPDATE jobs SET \(assignments) WHERE id = \(id)
             ), parameters AS (
                 DELETE FROM job_parameters WHERE id = \(id)
@@ -65,6 +77,29 @@ struct PostgresJobWrites: Sendable {
             try await PostgresRules.apply(
                 closing, keyID: job.keyID, now: completedAt ?? Date(), on: connection, logger: logger)
         }
+    }
+
+    /// Writes webhook events in a statement of their own (a claim's `processing`, which is rare).
+    func insert(_ events: [NewWebhookEvent], on connection: PostgresConnection) async throws {
+        guard !events.isEmpty else { return }
+        var sql = SQLBuilder()
+        let values = Self.values(of: events, binding: &sql)
+        let text = """
+            INSERT INTO webhook_events (id, job_id, key_id, type, url, created_at, state, attempts, next_attempt_at)
+            VALUES \(values)
+            """
+        try await connection.run(sql.query(text), logger: logger)
+    }
+
+    /// The rows of `events` for an INSERT's VALUES, bound into `sql`: PENDING, due at once.
+    static func values(of events: [NewWebhookEvent], binding sql: inout SQLBuilder) -> String {
+        events.map { event in
+            let created = sql.bind(event.createdAt.timeIntervalSince1970)
+            return """
+                (\(sql.bind(event.id)), \(sql.bind(event.jobID)), \(sql.bind(event.keyID)), \
+                \(sql.bind(event.type.rawValue)), \(sql.bind(event.url)), \(created), 'PENDING', 0, \(created))
+                """
+        }.joined(separator: ", ")
     }
 
     /// Withdraws the key's QUEUED jobs (its key was revoked or disabled): each FAILS with
@@ -82,7 +117,7 @@ struct PostgresJobWrites: Sendable {
         var withdrawn: [JobRecord] = []
         for var job in queued {
             try job.state.apply(.cancel(error: error))
-            try await writeState(connection, job: job, completedAt: now)
+            try await writeState(connection, job: job, from: .queued, completedAt: now)
             withdrawn.append(job)
         }
         return withdrawn

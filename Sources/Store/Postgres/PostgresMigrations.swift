@@ -102,5 +102,12 @@ enum PostgresMigrations {
                 """),
         // The id of the HTTP request that submitted a job, for its log lines on any node.
         Migration(version: "v3-http-request-ids", sql: "ALTER TABLE jobs ADD COLUMN http_request_id TEXT"),
+        Migration(
+            version: "v4-webhooks",
+            sql: """
+                ALTER TABLE api_keys ADD COLUMN webhook_secret TEXT;
+                ALTER TABLE api_keys ADD COLUMN webhooks TEXT;
+                ALTER TABLE jobs ADD COLUMN webhooks TEXT;
+                """ + WebhookSchema.tables(time: "DOUBLE PRECISION")),
     ]
 }

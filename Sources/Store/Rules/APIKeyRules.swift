@@ -14,10 +14,13 @@ struct APIKeyDraft: Sendable {
         if let credits = spec.credits, !(0...StoreMaxima.credits).contains(credits) { throw .invalidAmount(credits) }
         try APIKeyLimits.check([spec.requestsPerMinute, spec.burst, spec.maxInFlight])
         secret = APIKeySecret.generate()
+        var webhooks: [WebhookSubscription] = []
+        if let url = spec.webhookURL { try WebhookSubscriptions.replaceActive(with: url, in: &webhooks, now: now) }
         key = APIKey(
             id: Self.newID(), name: name, prefix: String(secret.prefix(10)), createdAt: now, revokedAt: nil,
             credits: spec.credits, role: spec.role, allowedModels: spec.allowedModels, isDisabled: spec.isDisabled,
-            requestsPerMinute: spec.requestsPerMinute, burst: spec.burst, maxInFlight: spec.maxInFlight)
+            requestsPerMinute: spec.requestsPerMinute, burst: spec.burst, maxInFlight: spec.maxInFlight,
+            webhooks: webhooks)
     }
 
     /// `key_` and 16 lowercase hex digits.
@@ -40,17 +43,19 @@ struct APIKeyDraft: Sendable {
 }
 
 extension APIKeyChange {
-    /// Refuses negative limits.
+    /// Refuses negative limits and a webhook URL that is not one.
     func check() throws(APIKeyError) {
         try APIKeyLimits.check([requestsPerMinute, burst, maxInFlight])
+        if case .some(.some(let url)) = webhookURL { try WebhookSubscriptions.check(url) }
     }
 
     /// Whether the change touches the rate limits, which restarts the key's token bucket.
     var touchesLimits: Bool { requestsPerMinute != nil || burst != nil || maxInFlight != nil }
 
     /// The key with this change made.
-    func applied(to key: APIKey) -> APIKey {
+    func applied(to key: APIKey, now: Date) throws(APIKeyError) -> APIKey {
         var key = key
+        if let webhookURL { try WebhookSubscriptions.replaceActive(with: webhookURL, in: &key.webhooks, now: now) }
         if let role { key.role = role }
         if let allowedModels { key.allowedModels = allowedModels }
         if let disabled { key.isDisabled = disabled }
@@ -96,6 +101,9 @@ enum APIKeyLookup {
 extension APIKey {
     /// The allowed models as a store keeps them: one comma-separated column.
     var storedModels: String? { allowedModels?.joined(separator: ",") }
+
+    /// The webhooks as a store keeps them: one JSON column.
+    var storedWebhooks: String? { WebhookSubscriptions.stored(webhooks) }
 
     static func models(stored: String?) -> [String]? {
         stored.map { $0.split(separator: ",").map(String.init) }

@@ -5,9 +5,9 @@ import Logging
 /// API keys in the embedded database. Every change touches a marker file next to it
 /// (``ChangeMarker``), so a server's cache of authentications notices a `nano-banana keys`
 /// command run by another process on its very next request.
-public final class SQLiteAPIKeyStore: APIKeyStore {
+public final class SQLiteAPIKeyStore: APIKeyStore, WebhookListStore {
     private let pool: DatabasePool
-    private let clock: any WallClock
+    let clock: any WallClock
     private let marker: ChangeMarker
     /// Where the jobs a revoked or disabled key loses are logged.
     private let logger: Logger
@@ -59,12 +59,14 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
         else { throw APIKeyError.nameTaken(key.name) }
         try db.cachedExecute(
             sql: """
-                INSERT INTO api_keys (id, name, key_hash, prefix, created_at, role, models, disabled, rpm, burst, max_in_flight)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO api_keys (
+                    id, name, key_hash, prefix, created_at, role, models, disabled, rpm, burst, max_in_flight, webhooks)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 key.id, key.name, draft.hash, key.prefix, key.createdAt.timeIntervalSince1970, key.role.rawValue,
                 key.storedModels, key.isDisabled, key.requestsPerMinute, key.burst, key.maxInFlight,
+                key.storedWebhooks,
             ])
         if let credits = key.credits {
             try SQLiteRules.require(
@@ -77,17 +79,18 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
         let now = clock.now()
         let (key, withdrawn) = try await changing { db in
             let before = try Self.find(db, reference)
-            let key = change.applied(to: before)
+            let key = try change.applied(to: before, now: now)
             try db.cachedExecute(
                 sql: """
                     UPDATE api_keys SET role = ?, models = ?, disabled = ?, rpm = ?, burst = ?, max_in_flight = ?,
+                    webhooks = ?,
                     bucket_tokens = CASE WHEN ? THEN NULL ELSE bucket_tokens END,
                     bucket_updated_at = CASE WHEN ? THEN NULL ELSE bucket_updated_at END
                     WHERE id = ?
                     """,
                 arguments: [
                     key.role.rawValue, key.storedModels, key.isDisabled, key.requestsPerMinute, key.burst,
-                    key.maxInFlight, change.touchesLimits, change.touchesLimits, key.id,
+                    key.maxInFlight, key.storedWebhooks, change.touchesLimits, change.touchesLimits, key.id,
                 ])
             guard key.isDisabled && !before.isDisabled else { return (key, [JobRecord]()) }
             let withdrawn = try SQLiteJobStore.cancelQueued(
@@ -148,6 +151,53 @@ public final class SQLiteAPIKeyStore: APIKeyStore {
 
     public func balance(keyID: String) async throws -> Int? {
         try pool.readNow { db in try SQLiteRules.balance(keyID: keyID, in: db) }
+    }
+
+    // MARK: - Webhooks
+
+    public func webhooks(keyID: String) async throws -> [WebhookSubscription] {
+        try pool.readNow { db in try Self.find(db, keyID).webhooks }
+    }
+
+    public func webhookSecret(_ reference: String, rotate: Bool) async throws -> String {
+        // Every delivery asks: a secret already made is a read (by key id).
+        if !rotate,
+            let stored = try pool.readNow({ db in
+                try db.cachedValue(
+                    String.self, sql: "SELECT webhook_secret FROM api_keys WHERE id = ?", arguments: [reference])
+            })
+        {
+            return stored
+        }
+        let candidate = WebhookSecret.generate()
+        return try await pool.write { db in
+            let key = try Self.find(db, reference)
+            try db.cachedExecute(
+                sql: """
+                    UPDATE api_keys SET webhook_secret = CASE WHEN ? THEN ? ELSE COALESCE(webhook_secret, ?) END
+                    WHERE id = ?
+                    """,
+                arguments: [rotate, candidate, candidate, key.id])
+            return try db.cachedValue(
+                String.self, sql: "SELECT webhook_secret FROM api_keys WHERE id = ?", arguments: [key.id]) ?? candidate
+        }
+    }
+
+    /// Reads the key's webhooks, changes them with `change` and writes them back, as a
+    /// change of the key.
+    func changingWebhooks(
+        keyID: String,
+        _ change: @escaping @Sendable (inout [WebhookSubscription]) throws -> WebhookSubscription
+    ) async throws -> WebhookSubscription {
+        try await changing { db in
+            let key = try Self.find(db, keyID)
+            var list = key.webhooks
+            let subscription = try change(&list)
+            try db.cachedExecute(
+                sql: "UPDATE api_keys SET webhooks = ? WHERE id = ?",
+                arguments: [WebhookSubscriptions.stored(list), key.id])
+            return subscription
+        }
     }
 
     /// A change to keys, in one transaction, then the marker other processes watch.

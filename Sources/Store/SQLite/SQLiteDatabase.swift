@@ -182,6 +182,14 @@ public final class SQLiteDatabase: Sendable {
         migrator.registerMigration("v11-http-request-ids") { db in
             try db.execute(sql: "ALTER TABLE jobs ADD COLUMN http_request_id TEXT")
         }
+        migrator.registerMigration("v12-webhooks") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE api_keys ADD COLUMN webhook_secret TEXT;
+                    ALTER TABLE api_keys ADD COLUMN webhooks TEXT;
+                    ALTER TABLE jobs ADD COLUMN webhooks TEXT;
+                    """ + WebhookSchema.tables(time: "REAL"))
+        }
         return migrator
     }
 }

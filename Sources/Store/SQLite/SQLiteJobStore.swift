@@ -10,9 +10,9 @@ import NanoBananaAPI
 /// The workers' claims and completions run on the worker's own thread (`writeNow`), so a
 /// job's progress never waits in the task queue behind polling requests.
 public final class SQLiteJobStore: JobStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     private let writer: WriteBatcher
-    private let clock: any WallClock
+    let clock: any WallClock
     private let leaseSweep = LeaseSweep()
     /// Where the changes the store makes on its own (expired leases, withdrawals) are logged.
     private let logger: Logger
@@ -37,12 +37,13 @@ public final class SQLiteJobStore: JobStore {
             try db.cachedExecute(
                 sql: """
                     INSERT INTO jobs (
-                        id, key_id, model, seed, status, max_attempts, created_at, cost, parameter_bytes, http_request_id)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        id, key_id, model, seed, status, max_attempts, created_at, cost, parameter_bytes, http_request_id,
+                        webhooks)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     job.id, job.keyID, job.model, job.seed, JobStatus.queued.rawValue, job.maxAttempts,
-                    now.timeIntervalSince1970, job.cost, job.parameterBytes, job.httpRequestID,
+                    now.timeIntervalSince1970, job.cost, job.parameterBytes, job.httpRequestID, job.webhooks?.stored,
                 ]
             )
             try db.cachedExecute(
@@ -50,7 +51,7 @@ public final class SQLiteJobStore: JobStore {
             return JobRecord(
                 sequence: db.lastInsertedRowID, id: job.id, keyID: job.keyID, model: job.model,
                 seed: job.seed, cost: job.cost, state: JobState(maxAttempts: job.maxAttempts), createdAt: now,
-                httpRequestID: job.httpRequestID)
+                httpRequestID: job.httpRequestID, webhooks: job.webhooks)
         }
     }
 
@@ -85,12 +86,12 @@ public final class SQLiteJobStore: JobStore {
             let standing = try KeyStanding(columns: columns, at: JobRecord.columnCount)
             try job.state.apply(standing.event(worker: worker, leaseUntil: now.addingTimeInterval(lease)))
             guard job.status == .processing else {
-                try writeState(db, job: job, completedAt: now)
+                try writeState(db, job: job, from: .queued, completedAt: now)
                 changed.append(job)
                 continue
             }
             job.startedAt = now
-            try writeState(db, job: job, startedAt: now)
+            try writeState(db, job: job, from: .queued, startedAt: now)
             let parameters =
                 try db.cachedValue(
                     String.self, sql: "SELECT parameters FROM job_parameters WHERE id = ?", arguments: [job.id]) ?? "{}"
@@ -130,7 +131,7 @@ public final class SQLiteJobStore: JobStore {
     ) throws -> Bool {
         guard var job = try fetch(db, id: jobID) else { return false }
         do { try job.state.apply(.complete(worker: worker)) } catch { return false }
-        try writeState(db, job: job, completedAt: now)
+        try writeState(db, job: job, from: .processing, completedAt: now)
         try db.cachedExecute(
             sql: """
                 UPDATE jobs SET blob_key = ?, output_format = ?, width = ?, height = ?, text = ?, engine = ?,
@@ -192,7 +193,9 @@ public final class SQLiteJobStore: JobStore {
                 if let key = job.output?.blobKey {
                     try db.cachedExecute(sql: "DELETE FROM blobs WHERE key = ?", arguments: [key])
                 }
+                if job.webhooks != nil { try SQLiteOutbox.deleteFinishedEvents(jobID: job.id, in: db) }
             }
+            try SQLiteOutbox.deleteOrphans(in: db)
             return jobs
         }
     }
@@ -263,8 +266,9 @@ public final class SQLiteJobStore: JobStore {
         let now = clock.now()
         return try pool.writeNow { db in
             guard var job = try Self.fetch(db, id: jobID) else { return false }
+            let previous = job.status
             do { try job.state.apply(event) } catch { return false }
-            try Self.writeState(db, job: job, completedAt: job.status.isTerminal ? now : nil)
+            try Self.writeState(db, job: job, from: previous, completedAt: job.status.isTerminal ? now : nil)
             return true
         }
     }
@@ -282,7 +286,7 @@ public final class SQLiteJobStore: JobStore {
         return try expired.map { job in
             var job = job
             try job.state.apply(.leaseExpired(now: now))
-            try writeState(db, job: job, completedAt: job.status == .failed ? now : nil)
+            try writeState(db, job: job, from: .processing, completedAt: job.status == .failed ? now : nil)
             return job
         }
     }
@@ -304,7 +308,7 @@ public final class SQLiteJobStore: JobStore {
         return try queued.map { job in
             var job = job
             try job.state.apply(.cancel(error: error))
-            try writeState(db, job: job, completedAt: now)
+            try writeState(db, job: job, from: .queued, completedAt: now)
             return job
         }
     }
@@ -316,12 +320,17 @@ public final class SQLiteJobStore: JobStore {
         .first
     }
 
+    /// Writes the job's new state (changed from `previous`), with what goes with it in the
+    /// same transaction: a finished job's parameters dropped and credits settled, and the
+    /// webhook events of the change (``WebhookPlan``).
     private static func writeState(
-        _ db: Database, job: JobRecord, startedAt: Date? = nil, completedAt: Date? = nil
+        _ db: Database, job: JobRecord, from previous: JobStatus, startedAt: Date? = nil, completedAt: Date? = nil
     )
         throws
     {
         let state = job.state
+        let events = WebhookPlan.events(for: job, from: previous, now: completedAt ?? startedAt ?? Date())
+        if !events.isEmpty { try SQLiteOutbox.insert(events, in: db) }
         try db.cachedExecute(
             sql: """
                 UPDATE jobs SET status = ?, attempts = ?, worker_id = ?, lease_expires_at = ?, error = ?, error_code = ?,
