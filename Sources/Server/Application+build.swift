@@ -129,7 +129,10 @@ func buildRouter(_ components: ServerComponents, logger: Logger) throws -> Route
     let authenticated = APIKeyMiddleware(keys: components.authenticator)
     let v1 = router.group("v1").add(middleware: authenticated)
     let v2 = router.group("v2").add(middleware: authenticated)
-    RequestsController(views: views).addRoutes(to: v2)
+    RequestsController(
+        views: views, hub: components.hub, completions: components.longPolls, urls: urls,
+        keepAlive: .milliseconds(Int64(configuration.eventKeepAlive * 1000))
+    ).addRoutes(to: v2)
     WebhooksController(views: views, outbox: components.backend.outbox, registry: components.backend.registry)
         .addRoutes(v2: v2, registry: router.group("webhook").add(middleware: authenticated))
     AdminController(keys: components.keys).addRoutes(
@@ -139,7 +142,8 @@ func buildRouter(_ components: ServerComponents, logger: Logger) throws -> Route
     router.group("metrics").add(middleware: authenticated).add(middleware: AdminOnlyMiddleware())
         .get { _, _ in metrics.response() }
     GenerationController(
-        submitter: submitter, views: views, hub: components.hub, completions: components.completions, urls: urls,
+        submitter: submitter, views: views, hub: components.hub, completions: components.completions,
+        longPolls: components.longPolls, urls: urls,
         served: served, syncTimeout: configuration.syncTimeout
     ).addRoutes(v1: v1, v2: v2)
     // Last: a router middleware wraps only the routes added after it, and the not-found

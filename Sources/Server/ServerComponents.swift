@@ -176,6 +176,13 @@ extension ServerComponents {
         CompletionWaiter(hub: hub, jobs: finished, recheckEvery: isShared ? .seconds(1) : .seconds(2))
     }
 
+    /// Waits for a job to finish for a long-poll or a `Prefer: wait` submit. Thousands may
+    /// wait at once, so each reads its job again only every 5 s: finishes reach them through
+    /// the hub at once, the reread covers a lost announcement or another process's cancel.
+    var longPolls: CompletionWaiter {
+        CompletionWaiter(hub: hub, jobs: finished, recheckEvery: .seconds(5))
+    }
+
     /// Waits until the job is COMPLETED or FAILED, or `timeout` passes, and returns it as
     /// stored. Race-free: interest is registered before the store is read, so a finish in
     /// between is not missed.

@@ -39,7 +39,7 @@ final class FinishesWhenCancelledEngine: ImageEngine {
     }
 }
 
-@Suite("JobRunner: outcomes and cancellation", .timeLimit(.minutes(1)))
+@Suite("JobRunner: outcomes and cancellation", .timeLimit(.minutes(5)))
 struct JobRunnerTests {
     /// A server without workers (the test is the worker), `jobs` jobs submitted and the
     /// first claimed, and a runner for it whose store refuses writes from cancelled tasks.

@@ -92,6 +92,9 @@ public struct ServerConfiguration: Sendable {
     /// Seconds an operation on a PostgreSQL store may wait for a connection before the
     /// store is reported unavailable (503); a running operation gets at least 8. Default 5.
     public var storeTimeout: TimeInterval = 5
+    /// Seconds between the comments a quiet event stream (`/v2/requests/{id}/events`)
+    /// sends to keep proxies from closing it. 15, as most proxies close after 30–60.
+    public var eventKeepAlive: TimeInterval = 15
     /// A port for a second listener, on ``host``, that serves `GET /metrics` without a key
     /// (0 picks a free one); `nil`: none, the metrics are only at the API's `/metrics` for
     /// an admin key.

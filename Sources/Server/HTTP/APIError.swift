@@ -32,7 +32,8 @@ struct APIError: HTTPResponseError {
 }
 
 extension Response {
-    private static let encoder: JSONEncoder = {
+    /// How the API writes JSON: bodies, and the event stream's data lines.
+    static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         return encoder

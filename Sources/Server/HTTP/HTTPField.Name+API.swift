@@ -23,4 +23,12 @@ extension HTTPField.Name {
     static let rateLimitReset = HTTPField.Name("x-ratelimit-reset")!
     /// Which limit was hit: requests per minute, requests in flight, or queue length.
     static let rateLimitScope = HTTPField.Name("x-ratelimit-scope")!
+    /// RFC 7240 preferences: a v2 submit's `wait=N` (``WaitTime``).
+    static let prefer = HTTPField.Name("prefer")!
+    /// The preferences a response honoured (`wait=N`).
+    static let preferenceApplied = HTTPField.Name("preference-applied")!
+    /// The event a reconnecting event stream saw last.
+    static let lastEventID = HTTPField.Name("last-event-id")!
+    /// `no` on an event stream: tells nginx not to buffer it.
+    static let accelBuffering = HTTPField.Name("x-accel-buffering")!
 }

@@ -1,10 +1,12 @@
 import ServiceLifecycle
 import Synchronization
 
-/// Lets a v1 (sync) request wait for its own job. The request registers interest
-/// (``expect(_:)``) before the job is enqueued, so a job that finishes at once is never
-/// missed; whoever finishes a job calls ``finish(_:)``. Deadlines are enforced by one
-/// ticker (``run()``), not a timer per waiting request.
+/// Lets requests wait for a job: a v1 (sync) request or a v2 submit with `Prefer: wait`
+/// for its own, a long-poll (`?wait=`) or an event stream for any. A request registers
+/// interest (``expect(_:)``) before the job is enqueued or read, so a job that finishes at
+/// once is never missed; whoever finishes a job calls ``finish(_:)``. Several requests may
+/// expect one job: the hub tracks it until the last ``forget(_:)``. Deadlines are enforced
+/// by one ticker (``run()``), not a timer per waiting request.
 ///
 /// Cancellation: like the other waits of the worker pool, a task cancelled before or while
 /// it waits returns at once (here `false`, unless the job is already finished) and leaves
@@ -16,6 +18,8 @@ final class CompletionHub: Service, Sendable {
     }
 
     private struct Entry {
+        /// How many ``expect(_:)``s are not yet matched by a ``forget(_:)``.
+        var interest = 1
         var finished = false
         /// The image of a COMPLETED job, handed over so the v1 route need not read it back.
         var image: [UInt8]?
@@ -36,10 +40,14 @@ final class CompletionHub: Service, Sendable {
         self.tick = tick
     }
 
-    /// Starts tracking `jobID`. Pair with ``forget(_:)``.
+    /// Starts tracking `jobID` (or counts one more interest in it). Pair with ``forget(_:)``.
     func expect(_ jobID: String) {
         state.withLock { state in
-            if state.entries[jobID] == nil { state.entries[jobID] = Entry() }
+            if state.entries[jobID] == nil {
+                state.entries[jobID] = Entry()
+            } else {
+                state.entries[jobID]?.interest += 1
+            }
         }
     }
 
@@ -62,11 +70,23 @@ final class CompletionHub: Service, Sendable {
         for waiter in waiters { waiter.continuation.resume(returning: false) }
     }
 
-    /// Stops tracking `jobID`; its waiters return `false`.
+    /// Drops one interest in `jobID`; with the last, stops tracking it (its waiters, if any,
+    /// return `false`).
     func forget(_ jobID: String) {
-        let waiters = state.withLock { $0.entries.removeValue(forKey: jobID)?.waiters.values.map { $0 } } ?? []
+        let waiters: [Waiter] = state.withLock { state in
+            guard var entry = state.entries[jobID] else { return [] }
+            entry.interest -= 1
+            guard entry.interest <= 0 else {
+                state.entries[jobID] = entry
+                return []
+            }
+            return state.entries.removeValue(forKey: jobID).map { Array($0.waiters.values) } ?? []
+        }
         for waiter in waiters { waiter.continuation.resume(returning: false) }
     }
+
+    /// How many jobs the hub tracks, for tests that check nothing is left behind.
+    var trackedCount: Int { state.withLock { $0.entries.count } }
 
     /// Marks the job finished (COMPLETED with `image`, or FAILED) and wakes its waiters; a
     /// no-op for jobs nobody waits for.

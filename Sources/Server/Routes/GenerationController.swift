@@ -11,6 +11,8 @@ struct GenerationController: Sendable {
     let views: JobViews
     let hub: CompletionHub
     let completions: CompletionWaiter
+    /// Waits for a `Prefer: wait` submit's job.
+    let longPolls: CompletionWaiter
     let urls: PublicURLs
     let served: ServedImages
     let syncTimeout: TimeInterval
@@ -20,17 +22,35 @@ struct GenerationController: Sendable {
         v2.post(":model", use: submitAsync)
     }
 
+    /// The request id and its links at once; with `Prefer: wait=N`, the finished result (or
+    /// the failure) if the job ends within N seconds.
     @Sendable func submitAsync(_ request: Request, context: APIRequestContext) async throws -> Response {
         let key = try context.requireKey()
         let model = try context.parameters.require("model")
+        let wait = WaitTime.preferred(request.headers[values: .prefer])
         let job = try await submitter.submit(
-            model: model, request: request, context: context, key: key, expectingCompletion: false)
+            model: model, request: request, context: context, key: key, expectingCompletion: wait != nil)
+        var applied: HTTPFields = [:]
+        if let wait {
+            defer { hub.forget(job.id) }
+            // The job runs on whether or not this answer waits for it: a client that leaves
+            // can still poll it, so nothing is withdrawn here.
+            _ = try await longPolls.wait(for: job.id, timeout: wait)
+            applied[.preferenceApplied] = "wait=" + WaitTime.text(wait)
+            if let finished = try await views.jobs.job(id: job.id), finished.status.isTerminal {
+                guard finished.status == .completed, let output = finished.output else {
+                    return try await views.statusResponse(finished, key: key, headers: applied)
+                }
+                let body = try await views.resultBody(finished, output: output, key: key, request: request)
+                return .json(body, headers: applied)
+            }
+        }
         let status = urls.statusURL(job.id, request: request)
         let body = SubmitBody(
             requestID: job.id, status: .queued, statusURL: status,
             responseURL: urls.responseURL(job.id, request: request),
             pollURL: status)
-        return .json(body)
+        return .json(body, headers: applied)
     }
 
     /// Waits for the job while watching the connection: a client that leaves while its job

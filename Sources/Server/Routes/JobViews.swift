@@ -53,9 +53,11 @@ struct JobViews: Sendable {
     }
 
     /// The status body under its HTTP status: 422 for FAILED, else `status`.
-    func statusResponse(_ job: JobRecord, key: APIKey, status: HTTPResponse.Status = .ok) async throws -> Response {
+    func statusResponse(
+        _ job: JobRecord, key: APIKey, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]
+    ) async throws -> Response {
         let body = try await statusBody(job, key: key)
-        return .json(body, status: job.status == .failed ? .unprocessableContent : status)
+        return .json(body, status: job.status == .failed ? .unprocessableContent : status, headers: headers)
     }
 
     func resultBody(_ job: JobRecord, output: JobOutput, key: APIKey, request: Request) async throws -> ResultBody {
