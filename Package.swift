@@ -135,7 +135,11 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        // What the test targets share: a log recorder.
+        .target(
+            name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(
             name: "EnginesTests",
@@ -154,6 +158,7 @@ let package = Package(
             dependencies: [
                 "Server",
                 "Contract",
+                "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 // A raw loopback client, for what an HTTP client library will not send or do.
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import NanoBananaAPI
+import TestSupport
 import Testing
 
 @testable import Server

@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import NanoBananaAPI
+import TestSupport
 import Testing
 
 @testable import Server

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NanoBananaAPI
 import Store
+import TestSupport
 
 @testable import Server
 

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import NanoBananaAPI
+import TestSupport
 import Testing
 
 @testable import Store
@@ -119,8 +120,8 @@ struct JobStoreSuite {
         arguments: TestBackend.all)
     func storeChangesLogged(backend: TestBackend) async throws {
         let clock = ManualWallClock()
-        let lines = LoggedLines()
-        let stores = try await backend.stores(clock: clock, logger: lines.logger)
+        let lines = LogRecorder()
+        let stores = try await backend.stores(clock: clock, logger: lines.logger(label: "store-test"))
         let key = try await stores.keys.create(name: "k").key
         for (id, attempts) in [("a", 1), ("c", 3)] {
             var job = newJob(id, maxAttempts: attempts)
@@ -132,12 +133,12 @@ struct JobStoreSuite {
         waiting.httpRequestID = "req-b"
         _ = try await stores.jobs.enqueue(waiting)
         _ = try await stores.keys.revoke(key.id)
-        #expect(lines.all.filter { $0["job_event"] != nil }.count == 1)
+        #expect(lines.logged.filter { $0["job_event"] != nil }.count == 1)
         clock.advance(by: 11)
         #expect(try await stores.jobs.claim(worker: "w", lease: 10)?.id == "c")
 
         let byJob = Dictionary(
-            lines.all.filter { $0["job_event"] != nil }.map { ($0["job_id"] ?? "", $0) },
+            lines.logged.filter { $0["job_event"] != nil }.map { ($0["job_id"] ?? "", $0) },
             uniquingKeysWith: { a, _ in a })
         #expect(byJob.mapValues { $0["job_event"] ?? "" } == ["a": "failed", "b": "cancelled", "c": "lease_expired"])
         #expect(byJob.mapValues { $0["request_id"] ?? "" } == ["a": "req-a", "b": "req-b", "c": "req-c"])
