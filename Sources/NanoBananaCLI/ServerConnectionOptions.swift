@@ -36,7 +36,7 @@ struct ServerConnectionOptions: ParsableArguments {
     @Option(
         name: .setting(.maxConnections),
         help: ArgumentHelp(
-            "Connections open at once; more are answered 503 and closed. [NANO_BANANA_MAX_CONNECTIONS] (default: 4096, or the open-file limit less 128 if lower)",
+            "Connections open at once; more are answered 503 and closed. [NANO_BANANA_MAX_CONNECTIONS] (default: 8192, or the open-file limit less 128 if lower)",
             valueName: "n"))
     var maxConnections: String?
 

@@ -248,7 +248,7 @@ struct ConfigurationTests {
         #expect(defaults.headerTimeout == 10)
         #expect(defaults.bodyReadTimeout == 30)
         #expect(defaults.writeTimeout == 30)
-        #expect(defaults.maxConnections == min(4096, ConnectionLimits.mostConnections))
+        #expect(defaults.maxConnections == min(8192, ConnectionLimits.mostConnections))
         let read = try configuration(environment: [
             "NANO_BANANA_IDLE_TIMEOUT": "5", "NANO_BANANA_MAX_CONNECTIONS": "100",
         ]) {

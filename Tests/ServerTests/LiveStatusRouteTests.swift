@@ -188,7 +188,10 @@ struct LiveStatusRouteTests {
                 .decoded(SubmitBody.self).requestID
             await engine.waitUntilStarted()
             async let events = client.get("/v2/requests/\(id)/events", key: server.key)
-            try await Task.sleep(for: .milliseconds(500))
+            // Once the stream has written its first event and waits, its quiet second holds
+            // comments every 50 ms.
+            #expect(await yieldUntil { server.components.hub.waiterCount == 1 })
+            try await Task.sleep(for: .seconds(1))
             engine.open()
             let text = String(buffer: try await events.body)
             #expect(text.contains("\n: keep-alive\n"))

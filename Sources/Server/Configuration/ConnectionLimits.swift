@@ -45,6 +45,7 @@ public struct ConnectionLimits: Sendable, Equatable {
         return max(1, min(1 << 20, Int(clamping: limit.rlim_cur)) - reservedDescriptors)
     }
 
-    /// 4096, or fewer when the open-file limit is lower (``mostConnections``).
-    public static var defaultMaxConnections: Int { min(4096, mostConnections) }
+    /// 8192 (room for thousands of long-polls and event streams beside the rest), or fewer
+    /// when the open-file limit is lower (``mostConnections``).
+    public static var defaultMaxConnections: Int { min(8192, mostConnections) }
 }

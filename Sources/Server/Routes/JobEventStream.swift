@@ -10,7 +10,7 @@ import Store
 ///
 /// A finish wakes the stream at once (the ``CompletionHub`` hears of this node's and, in a
 /// cluster, every node's finishes); queue moves and the start are read every
-/// `recheckEvery`. No task or thread is held per stream between reads: it waits in the
+/// `recheckEvery`, a running job only every fifth. No task or thread is held per stream between reads: it waits in the
 /// hub. Each event's `id:` names the state it reports, so a client that reconnects with
 /// `Last-Event-ID` gets only what changed since. A comment every `keepAliveEvery` keeps
 /// proxies from closing a quiet stream. While the node shuts down the stream ends, and the
@@ -65,8 +65,12 @@ struct JobEventStream: Sendable {
                 try await write(": keep-alive\n\n")
                 lastWrite = .now
             }
+            // A QUEUED job's position moves and it starts without the hub hearing of it, so
+            // it is read again each `recheckEvery`. A running one's finish comes through
+            // the hub: the reread only covers a lost announcement.
+            let recheck = job.status == .queued ? recheckEvery : recheckEvery * 5
             let untilKeepAlive = keepAliveEvery - (ContinuousClock.now - lastWrite)
-            _ = await hub.wait(for: jobID, timeout: max(.milliseconds(1), min(recheckEvery, untilKeepAlive)))
+            _ = await hub.wait(for: jobID, timeout: max(.milliseconds(1), min(recheck, untilKeepAlive)))
         }
     }
 
