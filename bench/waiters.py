@@ -83,6 +83,10 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
+        self.log.seek(0)
+        problems = [line for line in self.log.read().splitlines() if " warning " in line or " error " in line]
+        if problems:
+            print(f"  server log: {len(problems)} warnings and errors, e.g. {problems[0][:300]}")
         self.proc.terminate()
         try:
             self.proc.wait(timeout=30)

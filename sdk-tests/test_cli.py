@@ -57,6 +57,16 @@ def test_timeout_exits_3_and_prints_the_id_to_resume(slow_server, tmp_path):
     assert out.read_bytes()[:3] == JPEG_MAGIC
 
 
+def test_timeout_is_honoured_at_once(slow_server):
+    """`run --timeout 0.05` gives up 50 ms after the submit, not at a later poll."""
+    done = cli(slow_server, "run", "x", "--resolution", "512px", "--timeout", "0.05")
+    assert done.returncode == 3, done.stderr
+    waited = float(done.stderr.split("Timed out after ")[1].split(" s;")[0])
+    # The figure it prints is the wait itself; the bound only tells "at once" from "at the
+    # next poll" (0.5 s before) on a loaded machine.
+    assert 0.05 <= waited < 0.3, done.stderr
+
+
 def test_submit_status_result(server, tmp_path):
     """`submit` prints an id; `status` prints JSON; `result -o` downloads once done; local refs are sent."""
     ref = tmp_path / "ref.png"

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NanoBananaAPI
 import NanoBananaClient
+import Synchronization
 
 /// `nano-banana run "prompt" …`: submit, show progress, download the image.
 struct RunCommand: AsyncParsableCommand {
@@ -28,59 +29,84 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// Polls a job with progress on a terminal (plain lines otherwise), then writes the image.
+/// Follows a job with live progress (its event stream, or long-polls on a server without
+/// one) on a terminal (plain lines otherwise), then writes the image. The timeout holds to
+/// the millisecond; the job goes on after it.
 struct WaitPrinter {
     let json: Bool
     let isTerminal = isatty(STDERR_FILENO) == 1
 
     func finish(_ job: AsyncJob, timeout: Double, output: String?) async throws {
         let start = ContinuousClock.now
-        var last = ""
-        while true {
-            let status = try await job.status()
-            let elapsed = ContinuousClock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            var line = "\(job.requestID)  \(status.status.rawValue)"
-            if let position = status.queuePosition { line += "  queue position \(position)" }
-            if !json && line != last {
-                report(line + String(format: "  %.1fs", seconds))
-                last = line
+        let progress = Progress(requestID: job.requestID, start: start, isTerminal: isTerminal, quiet: json)
+        let result: GenerationResult
+        do {
+            progress.show("QUEUED")
+            result = try await job.wait(timeout: .milliseconds(Int64(max(0, timeout) * 1000))) { status in
+                var line = status.status.rawValue
+                if let position = status.queuePosition { line += "  queue position \(position)" }
+                progress.show(line)
             }
-            switch status.status {
-            case .completed:
-                if isTerminal && !json { FileHandle.standardError.write(Data("\n".utf8)) }
-                let result = try await job.result()
-                if json {
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                    print(String(decoding: try encoder.encode(result.body), as: UTF8.self))
-                    return
-                }
-                let path = output ?? "nano-banana-\(job.requestID).\(result.body.outputFormat.fileExtension)"
-                try Data(try await result.image()).write(to: URL(fileURLWithPath: path))
-                print("Wrote \(path) (\(result.body.width)×\(result.body.height), \(result.body.engine)).")
-                return
-            case .failed:
-                if isTerminal && !json { FileHandle.standardError.write(Data("\n".utf8)) }
-                FileHandle.standardError.write(Data("Failed: \(status.error ?? "no detail")\n".utf8))
-                throw ClientExit.failed
-            case .queued, .processing:
-                if seconds >= timeout {
-                    if isTerminal && !json { FileHandle.standardError.write(Data("\n".utf8)) }
-                    FileHandle.standardError.write(
-                        Data("Timed out; the job goes on. Resume with: nano-banana wait \(job.requestID)\n".utf8))
-                    print(job.requestID)
-                    throw ClientExit.timedOut
-                }
-                try await Task.sleep(for: .milliseconds(500))
-            }
+        } catch let failure as InferenceFailed {
+            progress.end()
+            FileHandle.standardError.write(Data("Failed: \(failure.detail ?? "no detail")\n".utf8))
+            throw ClientExit.failed
+        } catch let timeout as InferenceTimeout {
+            progress.end()
+            let waited = String(format: "%.3f", timeout.elapsed)
+            FileHandle.standardError.write(
+                Data(
+                    "Timed out after \(waited) s; the job goes on. Resume with: nano-banana wait \(job.requestID)\n"
+                        .utf8))
+            print(job.requestID)
+            throw ClientExit.timedOut
         }
+        progress.show("COMPLETED")
+        progress.end()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(result.body), as: UTF8.self))
+            return
+        }
+        let path = output ?? "nano-banana-\(job.requestID).\(result.body.outputFormat.fileExtension)"
+        try Data(try await result.image()).write(to: URL(fileURLWithPath: path))
+        print("Wrote \(path) (\(result.body.width)×\(result.body.height), \(result.body.engine)).")
+    }
+}
+
+/// The progress line: redrawn in place on a terminal, one line per change otherwise.
+final class Progress: Sendable {
+    let requestID: String
+    let start: ContinuousClock.Instant
+    let isTerminal: Bool
+    let quiet: Bool
+    private let last = Mutex("")
+
+    init(requestID: String, start: ContinuousClock.Instant, isTerminal: Bool, quiet: Bool) {
+        self.requestID = requestID
+        self.start = start
+        self.isTerminal = isTerminal
+        self.quiet = quiet
     }
 
-    /// On a terminal the line is redrawn in place; otherwise each change is its own line.
-    private func report(_ line: String) {
-        let text = isTerminal ? "\r\u{1B}[2K" + line : line + "\n"
-        FileHandle.standardError.write(Data(text.utf8))
+    func show(_ state: String) {
+        guard !quiet else { return }
+        let line = "\(requestID)  \(state)"
+        let changed = last.withLock { last in
+            defer { last = line }
+            return last != line
+        }
+        guard changed else { return }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let text = line + String(format: "  %.1fs", seconds)
+        FileHandle.standardError.write(Data((isTerminal ? "\r\u{1B}[2K" + text : text + "\n").utf8))
+    }
+
+    /// Ends the redrawn line.
+    func end() {
+        if isTerminal && !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }
 
