@@ -57,6 +57,11 @@ struct GenerationOptions: ParsableArguments {
     @Option(name: .long, help: "The webhook's events: processing, completed, failed (default: completed,failed).")
     var webhookEvents: String?
 
+    @Option(
+        name: .long,
+        help: "Makes a retry of this submit safe: the same key and body within 24 h return the first request.")
+    var idempotencyKey: String?
+
     /// Where the request's webhook events go, if anywhere.
     var webhookRequest: WebhookRequest? {
         webhook.map { url in
@@ -89,14 +94,9 @@ struct GenerationOptions: ParsableArguments {
         guard let data = FileManager.default.contents(atPath: value) else {
             throw ValidationError("Cannot read the reference image '\(value)'.")
         }
-        let bytes = [UInt8](data.prefix(12))
-        let type =
-            bytes.starts(with: [0x89, 0x50, 0x4E, 0x47])
-            ? "image/png"
-            : bytes.starts(with: [0xFF, 0xD8, 0xFF])
-                ? "image/jpeg"
-                : (bytes.count >= 12 && bytes[8...11].elementsEqual(Array("WEBP".utf8))) ? "image/webp" : nil
-        guard let type else { throw ValidationError("'\(value)' is not a PNG, JPEG or WebP image.") }
+        guard let type = ImageType.sniff([UInt8](data.prefix(12))) else {
+            throw ValidationError("'\(value)' is not a PNG, JPEG or WebP image.")
+        }
         return "data:\(type);base64," + data.base64EncodedString()
     }
 }

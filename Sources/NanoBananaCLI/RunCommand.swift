@@ -24,7 +24,8 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = try connection.client()
-        let job = try await client.submitAsync(try generation.parameters(), webhook: generation.webhookRequest)
+        let job = try await client.submitAsync(
+            try generation.parameters(), webhook: generation.webhookRequest, idempotencyKey: generation.idempotencyKey)
         try await WaitPrinter(json: json).finish(job, timeout: timeout, output: output)
     }
 }
@@ -40,6 +41,8 @@ struct WaitPrinter {
         let start = ContinuousClock.now
         let progress = Progress(requestID: job.requestID, start: start, isTerminal: isTerminal, quiet: json)
         let result: GenerationResult
+        let interrupt = InterruptPrompt(job: job)
+        defer { interrupt.stop() }
         do {
             progress.show("QUEUED")
             result = try await job.wait(timeout: .milliseconds(Int64(max(0, timeout) * 1000))) { status in
@@ -120,8 +123,10 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func run() async throws {
         print(
-            try await connection.client().submitAsync(try generation.parameters(), webhook: generation.webhookRequest)
-                .requestID)
+            try await connection.client().submitAsync(
+                try generation.parameters(), webhook: generation.webhookRequest,
+                idempotencyKey: generation.idempotencyKey
+            ).requestID)
     }
 }
 

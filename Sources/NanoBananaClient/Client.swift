@@ -69,16 +69,24 @@ public struct Client: Sendable {
 
     /// Submits to v2 and returns the job at once; `webhook` has its events pushed.
     public func submitAsync(
-        _ model: String, _ parameters: NanoBanana2Parameters, webhook: WebhookRequest? = nil
+        _ model: String, _ parameters: NanoBanana2Parameters, webhook: WebhookRequest? = nil,
+        idempotencyKey: String? = nil
     )
         async throws -> AsyncJob
     {
-        try await submitAsync(model, json: try JSONEncoder().encode(parameters), webhook: webhook)
+        try await submitAsync(
+            model, json: try JSONEncoder().encode(parameters), webhook: webhook, idempotencyKey: idempotencyKey)
     }
 
-    /// Submits any model's parameters as raw JSON (the escape hatch for other models).
-    public func submitAsync(_ model: String, json: Data, webhook: WebhookRequest? = nil) async throws -> AsyncJob {
-        let (_, body) = try await send(.POST, url: "\(v2BaseURL)/\(model)" + (webhook?.query ?? ""), json: json)
+    /// Submits any model's parameters as raw JSON (the escape hatch for other models). With
+    /// an `idempotencyKey`, a retry of the same submit returns the first one's request
+    /// instead of queueing (and charging) a second.
+    public func submitAsync(
+        _ model: String, json: Data, webhook: WebhookRequest? = nil, idempotencyKey: String? = nil
+    ) async throws -> AsyncJob {
+        let (_, body) = try await send(
+            .POST, url: "\(v2BaseURL)/\(model)" + (webhook?.query ?? ""), json: json,
+            headers: idempotencyKey.map { [("idempotency-key", $0)] } ?? [])
         let submitted = try JSONDecoder().decode(SubmitBody.self, from: Data(body))
         return AsyncJob(
             client: self, requestID: submitted.requestID, statusURL: submitted.statusURL,
@@ -109,11 +117,12 @@ public struct Client: Sendable {
         try await runSync(NanoBanana2Parameters.modelSlug, parameters, webhook: webhook)
     }
 
-    /// ``submitAsync(_:_:webhook:)`` for `nano-banana-2`.
+    /// ``submitAsync(_:_:webhook:idempotencyKey:)`` for `nano-banana-2`.
     public func submitAsync(
-        _ parameters: NanoBanana2Parameters, webhook: WebhookRequest? = nil
+        _ parameters: NanoBanana2Parameters, webhook: WebhookRequest? = nil, idempotencyKey: String? = nil
     ) async throws -> AsyncJob {
-        try await submitAsync(NanoBanana2Parameters.modelSlug, parameters, webhook: webhook)
+        try await submitAsync(
+            NanoBanana2Parameters.modelSlug, parameters, webhook: webhook, idempotencyKey: idempotencyKey)
     }
 
     // MARK: - Webhooks
@@ -142,11 +151,12 @@ public struct Client: Sendable {
     /// is still meaningful (a FAILED status served as 422).
     func send(
         _ method: HTTPMethod, url: String, json: Data? = nil, authenticated: Bool = true,
-        tolerate: (Int, [UInt8]) -> Bool = { _, _ in false }
+        headers: [(String, String)] = [], tolerate: (Int, [UInt8]) -> Bool = { _, _ in false }
     ) async throws -> (head: HTTPClientResponse, body: [UInt8]) {
         var request = HTTPClientRequest(url: url)
         request.method = method
         if authenticated { request.headers.add(name: "x-api-key", value: apiKey) }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.headers.add(name: "user-agent", value: "nano-banana-swift")
         if let json {
             request.headers.add(name: "content-type", value: "application/json")
