@@ -23,4 +23,8 @@ extension HTTPField.Name {
     static let rateLimitReset = HTTPField.Name("x-ratelimit-reset")!
     /// Which limit was hit: requests per minute, requests in flight, or queue length.
     static let rateLimitScope = HTTPField.Name("x-ratelimit-scope")!
+    /// A submit's key for retrying it safely (``IdempotencyKey``).
+    static let idempotencyKey = HTTPField.Name("idempotency-key")!
+    /// `true` on the answer to a submit that replayed its idempotency key's earlier request.
+    static let idempotentReplayed = HTTPField.Name("idempotent-replayed")!
 }

@@ -16,6 +16,9 @@ final class CompletionHub: Service, Sendable {
     }
 
     private struct Entry {
+        /// Requests that ``expect(_:)``ed the job and have not ``forget(_:)``ten it yet: a
+        /// replayed v1 request (an `Idempotency-Key`) waits for the same job as its original.
+        var interest = 0
         var finished = false
         /// The image of a COMPLETED job, handed over so the v1 route need not read it back.
         var image: [UInt8]?
@@ -36,11 +39,9 @@ final class CompletionHub: Service, Sendable {
         self.tick = tick
     }
 
-    /// Starts tracking `jobID`. Pair with ``forget(_:)``.
+    /// Starts tracking `jobID`, for one more request. Pair each with ``forget(_:)``.
     func expect(_ jobID: String) {
-        state.withLock { state in
-            if state.entries[jobID] == nil { state.entries[jobID] = Entry() }
-        }
+        state.withLock { $0.entries[jobID, default: Entry()].interest += 1 }
     }
 
     /// When the node stops waiting for jobs, once it is shutting down.
@@ -62,9 +63,19 @@ final class CompletionHub: Service, Sendable {
         for waiter in waiters { waiter.continuation.resume(returning: false) }
     }
 
-    /// Stops tracking `jobID`; its waiters return `false`.
+    /// One request stops tracking `jobID`; once none tracks it, it is forgotten and its
+    /// waiters return `false`.
     func forget(_ jobID: String) {
-        let waiters = state.withLock { $0.entries.removeValue(forKey: jobID)?.waiters.values.map { $0 } } ?? []
+        let waiters: [Waiter] = state.withLock { state in
+            guard var entry = state.entries[jobID] else { return [] }
+            entry.interest -= 1
+            guard entry.interest <= 0 else {
+                state.entries[jobID] = entry
+                return []
+            }
+            state.entries.removeValue(forKey: jobID)
+            return Array(entry.waiters.values)
+        }
         for waiter in waiters { waiter.continuation.resume(returning: false) }
     }
 
