@@ -3,6 +3,7 @@ SCHEMATHESIS_HOOKS."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -15,7 +16,10 @@ from schemathesis.generation.modes import GenerationMode
 RECEIVER = os.environ["NB_CONTRACT_WEBHOOK"]
 SUBMITS = ("/v1/{model}", "/v2/{model}")
 DOCUMENT = Path(__file__).resolve().parent.parent / "Sources" / "Contract" / "openapi.json"
-WEBHOOK_URL = json.loads(DOCUMENT.read_text("utf-8"))["components"]["schemas"]["WebhookURL"]
+COMPONENTS = json.loads(DOCUMENT.read_text("utf-8"))["components"]
+WEBHOOK_URL = COMPONENTS["schemas"]["WebhookURL"]
+IDEMPOTENCY_KEY = COMPONENTS["parameters"]["IdempotencyKey"]["name"]
+IDEMPOTENCY_PATTERN = COMPONENTS["parameters"]["IdempotencyKey"]["schema"]["pattern"]
 
 
 def schema_valid(value: object) -> bool:
@@ -24,14 +28,31 @@ def schema_valid(value: object) -> bool:
             and re.search(WEBHOOK_URL["pattern"], value) is not None)
 
 
+def drawn_positive(case, location: ParameterLocation) -> bool:  # noqa: ANN001
+    """Whether the case's parameters at `location` were drawn to fit the schema."""
+    drawn = case.meta.components.get(location) if case.meta is not None else None
+    return drawn is None or drawn.mode != GenerationMode.NEGATIVE
+
+
 @schemathesis.hook
 def before_call(ctx, case, **kwargs) -> None:  # noqa: ANN001 (schemathesis's signature)
-    """A submit's schema-valid `webhook` is sent as the run's own receiver, which the server
-    is started to allow: any other host would have to resolve to a public address, which a
-    schema cannot state and this offline run cannot offer (the document describes that
-    400). A query drawn to break the schema is sent as drawn."""
-    if case.operation.path not in SUBMITS or not case.query or not schema_valid(case.query.get("webhook")):
+    """Two values of a submit that state decides, not the schema:
+
+    - a schema-valid `webhook` is sent as the run's own receiver, which the server is
+      started to allow: any other host would have to resolve to a public address, which a
+      schema cannot state and this offline run cannot offer (the document describes that
+      400);
+    - a schema-valid `Idempotency-Key` gets a suffix made from the rest of the request, so
+      that the same request replays it (as the document says) and another never meets it:
+      a key already used for a different request is a 422 of the server's state.
+
+    Values drawn to break the schema are sent as drawn."""
+    if case.operation.path not in SUBMITS:
         return
-    query = case.meta.components.get(ParameterLocation.QUERY) if case.meta is not None else None
-    if query is None or query.mode != GenerationMode.NEGATIVE:
+    if case.query and schema_valid(case.query.get("webhook")) and drawn_positive(case, ParameterLocation.QUERY):
         case.query["webhook"] = RECEIVER
+    key = (case.headers or {}).get(IDEMPOTENCY_KEY)
+    if isinstance(key, str) and re.search(IDEMPOTENCY_PATTERN, key) and drawn_positive(case, ParameterLocation.HEADER):
+        request = json.dumps([case.operation.path, case.path_parameters, case.query, case.body],
+                             sort_keys=True, default=repr)
+        case.headers[IDEMPOTENCY_KEY] = key[:200] + "-" + hashlib.sha256(request.encode()).hexdigest()[:16]

@@ -51,15 +51,9 @@ public struct AsyncJob: Sendable {
             }
         }
         let deadline = start + timeout
-        let outcome = try await withThrowingTaskGroup(of: GenerationResult?.self) { group in
-            group.addTask { try await follow(interval: interval, progress: progress) }
-            group.addTask {
-                try await Task.sleep(until: deadline, clock: clock)
-                return nil
-            }
-            defer { group.cancelAll() }
-            return try await group.next() ?? nil
-        }
+        let outcome = try await Race.first(
+            try await follow(interval: interval, progress: progress),
+            orNilAt: deadline)
         if let outcome { return outcome }
         let elapsed = clock.now - start
         throw InferenceTimeout(

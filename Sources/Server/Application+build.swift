@@ -104,7 +104,7 @@ func buildRouter(_ components: ServerComponents, logger: Logger) throws -> Route
         webhooks: WebhookRequestTargets(
             guarded: GuardedHTTPClient(
                 allowedHosts: Set(configuration.allowedWebhookHosts), httpClient: components.fetchClient)),
-        metrics: components.jobInstruments)
+        metrics: components.jobInstruments, retention: configuration.retention)
 
     // HEAD on every GET route (the health checks among them): the GET's status and
     // headers, without its body.
@@ -133,6 +133,7 @@ func buildRouter(_ components: ServerComponents, logger: Logger) throws -> Route
         views: views, hub: components.hub, completions: components.longPolls, urls: urls,
         keepAlive: .milliseconds(Int64(configuration.eventKeepAlive * 1000))
     ).addRoutes(to: v2)
+    CreditsController(keys: components.keys).addRoutes(to: v1)
     WebhooksController(views: views, outbox: components.backend.outbox, registry: components.backend.registry)
         .addRoutes(v2: v2, registry: router.group("webhook").add(middleware: authenticated))
     AdminController(keys: components.keys).addRoutes(

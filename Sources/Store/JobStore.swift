@@ -52,8 +52,13 @@ public protocol JobQueue: Sendable {
 /// does (submitting, recovery at start, retention).
 public protocol JobStore: JobReader, JobQueue {
     /// Stores a new QUEUED job, after ``SubmitAdmission`` and the credit reservation
-    /// (``CreditPolicy``), in one transaction.
-    func enqueue(_ job: NewJob) async throws -> JobRecord
+    /// (``CreditPolicy``), in one transaction. With `idempotency`, the key's record decides
+    /// first (``IdempotentSubmit/decide(_:now:)``): the same request within the window
+    /// returns the key's earlier job as it is now, enqueuing and charging nothing
+    /// (``Enqueued/replayed``); another request throws ``IdempotencyKeyReused``; otherwise
+    /// the job is enqueued and the record written in the same transaction. Of concurrent
+    /// submissions with one key, exactly one enqueues, on any number of nodes.
+    func enqueue(_ job: NewJob, idempotency: IdempotentSubmit?) async throws -> Enqueued
 
     /// Withdraws a job no worker has taken yet (its v1 client went away): FAILED with
     /// `error` (``JobState/Event/cancel(error:)``) and refunded, never run. `false` when it
@@ -78,4 +83,15 @@ public protocol JobStore: JobReader, JobQueue {
 
     /// How many jobs are in each status.
     func counts() async throws -> [JobStatus: Int]
+
+    /// Deletes up to `limit` idempotency records created before `cutoff`
+    /// (``IdempotentSubmit/expiry(now:)``); returns how many went.
+    func deleteIdempotencyKeys(before cutoff: Date, limit: Int) async throws -> Int
+}
+
+extension JobStore {
+    /// Stores a new QUEUED job with no idempotency key.
+    public func enqueue(_ job: NewJob) async throws -> JobRecord {
+        try await enqueue(job, idempotency: nil).job
+    }
 }

@@ -9,7 +9,9 @@ import Store
 struct CancellationSensitiveStore: JobStore {
     let base: any JobStore
 
-    func enqueue(_ job: NewJob) async throws -> JobRecord { try await base.enqueue(job) }
+    func enqueue(_ job: NewJob, idempotency: IdempotentSubmit?) async throws -> Enqueued {
+        try await base.enqueue(job, idempotency: idempotency)
+    }
     func cancelQueued(jobID: String, error: String) async throws -> Bool {
         try await base.cancelQueued(jobID: jobID, error: error)
     }
@@ -62,4 +64,8 @@ struct CancellationSensitiveStore: JobStore {
     func reclaimSpace() async throws -> Int { try await base.reclaimSpace() }
 
     func counts() async throws -> [JobStatus: Int] { try await base.counts() }
+
+    func deleteIdempotencyKeys(before cutoff: Date, limit: Int) async throws -> Int {
+        try await base.deleteIdempotencyKeys(before: cutoff, limit: limit)
+    }
 }

@@ -154,6 +154,20 @@ struct CompletionHubTests {
         #expect(results.withLock { $0["b"] } == [false])
     }
 
+    @Test("a job two requests expect is tracked until both forget it (a replayed v1 request waits too)")
+    func sharedInterest() async {
+        let hub = CompletionHub()
+        hub.expect("a")
+        hub.expect("a")
+        hub.finish("a", image: [7])
+        hub.forget("a")
+        #expect(await hub.wait(for: "a", timeout: .seconds(3600)))
+        #expect(hub.image(of: "a") == [7])
+        hub.forget("a")
+        #expect(hub.image(of: "a") == nil)
+        #expect(await hub.wait(for: "a", timeout: .seconds(3600)) == false)
+    }
+
     @Test("waiting for a job never expected returns false at once")
     func unexpectedJob() async {
         let hub = CompletionHub()

@@ -95,5 +95,11 @@ struct ContractTests {
         #expect(allowed.methods(forPath: "/admin/keys/") == [.get, .head, .post])
         #expect(allowed.methods(forPath: "/v2") == [])
         #expect(allowed.methods(forPath: "/v2/requests/x/y") == [])
+        // As in the router, a literal segment wins over a capture.
+        let credits = AllowedMethods(
+            [("/v1/{model}", .post), ("/v1/get-user-credits", .get), ("/{a}/{b}", .delete)], headForGet: true)
+        #expect(credits.methods(forPath: "/v1/get-user-credits") == [.get, .head])
+        #expect(credits.methods(forPath: "/v1/nano-banana-2") == [.post])
+        #expect(credits.methods(forPath: "/v3/x") == [.delete])
     }
 }

@@ -191,7 +191,7 @@ struct LiveStatusRouteTests {
             // Once the stream has written its first event and waits, its quiet second holds
             // comments every 50 ms.
             #expect(await yieldUntil { server.components.hub.waiterCount == 1 })
-            try await Task.sleep(for: .seconds(1))
+            try await Task.sleep(for: .seconds(3))
             engine.open()
             let text = String(buffer: try await events.body)
             #expect(text.contains("\n: keep-alive\n"))

@@ -31,4 +31,8 @@ extension HTTPField.Name {
     static let lastEventID = HTTPField.Name("last-event-id")!
     /// `no` on an event stream: tells nginx not to buffer it.
     static let accelBuffering = HTTPField.Name("x-accel-buffering")!
+    /// A submit's key for retrying it safely (``IdempotencyKey``).
+    static let idempotencyKey = HTTPField.Name("idempotency-key")!
+    /// `true` on the answer to a submit that replayed its idempotency key's earlier request.
+    static let idempotentReplayed = HTTPField.Name("idempotent-replayed")!
 }

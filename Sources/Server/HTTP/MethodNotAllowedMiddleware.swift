@@ -25,18 +25,32 @@ struct AllowedMethods: Sendable {
         self.routes = Array(byPath.values)
     }
 
-    /// The methods of the routes whose path matches `path` segment by segment, as the
-    /// router matches them (a capture such as `{id}` matches any one segment), in a stable
-    /// order; empty when none does.
+    /// The methods of the route that the router picks for `path`, in a stable order; empty
+    /// when no route's path matches it. Paths match segment by segment (a capture such as
+    /// `{id}` matches any one segment), and as in the router a literal segment wins over a
+    /// capture: `/v1/get-user-credits` is its own route's path, not a `/v1/{model}`.
     func methods(forPath path: String) -> [HTTPRequest.Method] {
         let segments = path.split(separator: "/")
         var methods: Set<HTTPRequest.Method> = []
+        var best: [Bool]?
         for route in routes where route.path.components.count == segments.count {
-            if zip(route.path.components, segments).allSatisfy({ $0.0 ~= $0.1 }) {
-                methods.formUnion(route.methods)
+            guard zip(route.path.components, segments).allSatisfy({ $0.0 ~= $0.1 }) else { continue }
+            // Which segments the route matches literally.
+            let literal = zip(route.path.components, segments).map { $0.0 == $0.1 }
+            if let current = best {
+                if Self.isMoreSpecific(current, than: literal) { continue }
+                if Self.isMoreSpecific(literal, than: current) { methods = [] }
             }
+            best = literal
+            methods.formUnion(route.methods)
         }
         return methods.sorted { $0.rawValue < $1.rawValue }
+    }
+
+    /// Whether the route matching literally at `a` wins over the one at `b`: at the first
+    /// segment where they differ, it is the literal one.
+    private static func isMoreSpecific(_ a: [Bool], than b: [Bool]) -> Bool {
+        zip(a, b).first { $0 != $1 }?.0 ?? false
     }
 }
 

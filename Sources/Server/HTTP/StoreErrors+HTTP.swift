@@ -62,6 +62,15 @@ struct UnaffordableRequest: HTTPResponseError {
     }
 }
 
+extension IdempotencyKeyReused: HTTPResponseError {
+    /// 422: the request is well formed, but its key stands for another one.
+    public var status: HTTPResponse.Status { .unprocessableContent }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try APIError(status, description).response(from: request, context: context)
+    }
+}
+
 extension StoreUnavailable: HTTPResponseError {
     public var status: HTTPResponse.Status { .serviceUnavailable }
 

@@ -3,9 +3,10 @@ import Logging
 import ServiceLifecycle
 import Store
 
-/// Deletes finished jobs and their images once they are older than the retention, folds
-/// older credit ledger lines into one summary line per key, and gives the freed space back
-/// (a bounded step per sweep). The routes already answer 404 for expired requests; the
+/// Deletes finished jobs and their images once they are older than the retention, and
+/// idempotency keys once they are older than their window (24 hours), folds older credit
+/// ledger lines into one summary line per key, and gives the freed space back (a bounded
+/// step per sweep). The routes already answer 404 for expired requests; the
 /// sweeper reclaims the space.
 struct RetentionSweeper: Service {
     let jobs: any JobStore
@@ -40,15 +41,28 @@ struct RetentionSweeper: Service {
             removed += batch.count
             if batch.count < 500 { break }
         }
+        let keysExpired = try await sweepIdempotencyKeys()
         let folded = try await jobs.foldLedger(before: cutoff)
         let reclaimed = try await jobs.reclaimSpace()
-        if removed > 0 || folded > 0 || reclaimed > 0 {
+        if removed > 0 || keysExpired > 0 || folded > 0 || reclaimed > 0 {
             logger.info(
                 "Retention sweep",
                 metadata: [
-                    "removed": "\(removed)", "ledger_lines_folded": "\(folded)", "bytes_reclaimed": "\(reclaimed)",
+                    "removed": "\(removed)", "idempotency_keys_expired": "\(keysExpired)",
+                    "ledger_lines_folded": "\(folded)", "bytes_reclaimed": "\(reclaimed)",
                 ])
         }
         return removed
+    }
+
+    /// Deletes the idempotency keys past their window; returns how many went.
+    private func sweepIdempotencyKeys() async throws -> Int {
+        let cutoff = IdempotentSubmit.expiry(now: clock.now())
+        var expired = 0
+        while true {
+            let batch = try await jobs.deleteIdempotencyKeys(before: cutoff, limit: 500)
+            expired += batch
+            if batch < 500 { return expired }
+        }
     }
 }

@@ -46,9 +46,15 @@ final class JobInstruments: Sendable {
     private let others = Mutex<[String: Model]>([:])
     /// Jobs this process's workers run now.
     let inFlight: Meter
+    /// Submissions answered with their idempotency key's earlier request, by route (`v1`, `v2`).
+    private let replays: [String: Counter]
 
     init(models: ModelCatalog, factory: any MetricsFactory) {
         self.factory = factory
+        replays = Dictionary(
+            uniqueKeysWithValues: ["v1", "v2"].map { route in
+                (route, Counter(label: MetricName.idempotentReplays, dimensions: [("route", route)], factory: factory))
+            })
         served = Dictionary(
             uniqueKeysWithValues: models.slugs.map { slug in
                 (slug, Model(slug: slug, engine: models.engine(for: slug)?.name ?? "none", factory: factory))
@@ -83,6 +89,12 @@ final class JobInstruments: Sendable {
         let model = model(slug)
         model.submitted.increment()
         if metered && cost > 0 { model.creditsCharged.increment(by: cost) }
+    }
+
+    /// A submission on `route` (`v1`, `v2`) replayed its idempotency key's earlier request:
+    /// nothing was submitted or charged.
+    func replayed(route: String) {
+        replays[route]?.increment()
     }
 
     /// A worker recorded `job` COMPLETED after `seconds` in the engine.

@@ -50,8 +50,8 @@ struct MeasuredJobStore: JobStore {
         try await timers.measure(.release) { try await base.release(jobID: jobID, worker: worker) }
     }
 
-    func enqueue(_ job: NewJob) async throws -> JobRecord {
-        try await timers.measure(.enqueue) { try await base.enqueue(job) }
+    func enqueue(_ job: NewJob, idempotency: IdempotentSubmit?) async throws -> Enqueued {
+        try await timers.measure(.enqueue) { try await base.enqueue(job, idempotency: idempotency) }
     }
 
     func cancelQueued(jobID: String, error: String) async throws -> Bool {
@@ -76,5 +76,11 @@ struct MeasuredJobStore: JobStore {
 
     func counts() async throws -> [JobStatus: Int] {
         try await timers.measure(.counts) { try await base.counts() }
+    }
+
+    func deleteIdempotencyKeys(before cutoff: Date, limit: Int) async throws -> Int {
+        try await timers.measure(.deleteIdempotencyKeys) {
+            try await base.deleteIdempotencyKeys(before: cutoff, limit: limit)
+        }
     }
 }

@@ -66,6 +66,7 @@ enum MetricName {
     static let poolWaiting = "nano_banana_postgres_operations_waiting"
     static let poolMax = "nano_banana_postgres_connections_max"
     static let webhookDeliveries = "nano_banana_webhook_deliveries_total"
+    static let idempotentReplays = "nano_banana_idempotent_replays_total"
     // The engines name theirs: ``UpstreamMetrics``.
 
     /// Fast operations: from half a millisecond to ten seconds.

@@ -8,7 +8,7 @@ enum StoreOperation: String, CaseIterable, Sendable {
     case job, queuePosition = "queue_position", image, claim, renewLease = "renew_lease", complete
     case completeAndClaim = "complete_and_claim", fail, release, enqueue, cancelQueued = "cancel_queued"
     case expireAllLeases = "expire_all_leases", deleteFinished = "delete_finished", foldLedger = "fold_ledger"
-    case reclaimSpace = "reclaim_space", counts
+    case reclaimSpace = "reclaim_space", counts, deleteIdempotencyKeys = "delete_idempotency_keys"
     // Keys
     case authenticate, createKey = "create_key", createFirstKey = "create_first_key", updateKey = "update_key"
     case topUp = "top_up", revokeKey = "revoke_key", showKey = "show_key", listKeys = "list_keys", balance

@@ -23,34 +23,48 @@ struct GenerationController: Sendable {
     }
 
     /// The request id and its links at once; with `Prefer: wait=N`, the finished result (or
-    /// the failure) if the job ends within N seconds.
+    /// the failure) if the job ends within N seconds. A replay (an `Idempotency-Key`) answers
+    /// for the original request.
     @Sendable func submitAsync(_ request: Request, context: APIRequestContext) async throws -> Response {
         let key = try context.requireKey()
         let model = try context.parameters.require("model")
         let wait = WaitTime.preferred(request.headers[values: .prefer])
-        let job = try await submitter.submit(
+        let submission = try await submitter.submit(
             model: model, request: request, context: context, key: key, expectingCompletion: wait != nil)
-        var applied: HTTPFields = [:]
+        let id = submission.job.id
+        var headers = submission.headers
         if let wait {
-            defer { hub.forget(job.id) }
+            defer { hub.forget(id) }
             // The job runs on whether or not this answer waits for it: a client that leaves
             // can still poll it, so nothing is withdrawn here.
-            _ = try await longPolls.wait(for: job.id, timeout: wait)
-            applied[.preferenceApplied] = "wait=" + WaitTime.text(wait)
-            if let finished = try await views.jobs.job(id: job.id), finished.status.isTerminal {
+            _ = try await longPolls.wait(for: id, timeout: wait)
+            headers[.preferenceApplied] = "wait=" + WaitTime.text(wait)
+            if let finished = try await views.jobs.job(id: id), finished.status.isTerminal {
                 guard finished.status == .completed, let output = finished.output else {
-                    return try await views.statusResponse(finished, key: key, headers: applied)
+                    return try await views.statusResponse(finished, key: key, headers: headers)
                 }
                 let body = try await views.resultBody(finished, output: output, key: key, request: request)
-                return .json(body, headers: applied)
+                return .json(body, headers: headers)
             }
         }
-        let status = urls.statusURL(job.id, request: request)
+        let status = urls.statusURL(id, request: request)
+        // A replay answers the original body: the same request id, as first submitted.
         let body = SubmitBody(
-            requestID: job.id, status: .queued, statusURL: status,
-            responseURL: urls.responseURL(job.id, request: request),
+            requestID: id, status: .queued, statusURL: status, responseURL: urls.responseURL(id, request: request),
             pollURL: status)
-        return .json(body, headers: applied)
+        return .json(body, headers: headers)
+    }
+
+    /// Waits for the job of `submission`; a replay whose job has finished waits not at all.
+    private func wait(
+        for submission: JobSubmitter.Submission, key: APIKey, context: APIRequestContext
+    ) async throws -> CompletionWaiter.Outcome {
+        let job = submission.job
+        // A request with an idempotency key is never withdrawn: its client can come back for
+        // it (and a replay's job is its original's).
+        guard submission.idempotent else { return try await waitWatchingClient(for: job, key: key, context: context) }
+        if submission.replayed, try await views.jobs.job(id: job.id)?.status.isTerminal != false { return .finished }
+        return try await completions.wait(for: job.id, timeout: .seconds(syncTimeout))
     }
 
     /// Waits for the job while watching the connection: a client that leaves while its job
@@ -72,10 +86,12 @@ struct GenerationController: Sendable {
     @Sendable func runSync(_ request: Request, context: APIRequestContext) async throws -> Response {
         let key = try context.requireKey()
         let model = try context.parameters.require("model")
-        let submitted = try await submitter.submit(
+        let submission = try await submitter.submit(
             model: model, request: request, context: context, key: key, expectingCompletion: true)
+        let submitted = submission.job
         defer { hub.forget(submitted.id) }
-        let outcome = try await waitWatchingClient(for: submitted, key: key, context: context)
+        let outcome = try await wait(for: submission, key: key, context: context)
+        let replayed = submission.headers
 
         guard let job = try await views.jobs.job(id: submitted.id) else {
             throw APIError.notFound("Request '\(submitted.id)' expired before it could be returned.")
@@ -92,7 +108,7 @@ struct GenerationController: Sendable {
             guard let image else {
                 throw APIError(.internalServerError, "The image of request \(job.id) is missing from storage.")
             }
-            var headers: HTTPFields = [:]
+            var headers = replayed
             headers[.contentType] = output.format.mimeType
             headers[.requestID] = job.id
             headers[.generationTime] = String(format: "%.3f", output.inferenceTime)
@@ -116,7 +132,8 @@ struct GenerationController: Sendable {
                 body: ErrorBody(
                     error: job.state.error ?? "The request failed.", requestID: job.id, status: .failed,
                     statusURL: urls.statusURL(job.id, request: request),
-                    responseURL: urls.responseURL(job.id, request: request)))
+                    responseURL: urls.responseURL(job.id, request: request)),
+                headers: replayed)
         case .queued, .processing:
             // Not finished: the sync timeout passed, or the node is shutting down first
             // (503, the job stays queued for the next start or another node).
@@ -125,13 +142,16 @@ struct GenerationController: Sendable {
                 shuttingDown
                 ? "The server is shutting down before request \(job.id) finished. It is still \(job.status.rawValue) and stays in the queue"
                 : "The request did not finish within \(Int(syncTimeout)) seconds. It is still \(job.status.rawValue)"
+            let retry = submission.idempotent ? ", or send it again with the same Idempotency-Key to wait for it" : ""
+            var headers = replayed
+            if shuttingDown { headers[.retryAfter] = "5" }
             throw APIError(
                 shuttingDown ? .serviceUnavailable : .gatewayTimeout,
                 body: ErrorBody(
-                    error: reason + "; fetch its result from response_url.", requestID: job.id, status: job.status,
-                    statusURL: urls.statusURL(job.id, request: request),
+                    error: reason + "; fetch its result from response_url\(retry).", requestID: job.id,
+                    status: job.status, statusURL: urls.statusURL(job.id, request: request),
                     responseURL: urls.responseURL(job.id, request: request)),
-                headers: shuttingDown ? [.retryAfter: "5"] : [:])
+                headers: headers)
         }
     }
 }

@@ -106,3 +106,13 @@ extension UpstreamUsage {
         self = usage
     }
 }
+
+extension IdempotentSubmit.Stored {
+    /// Reads the columns of ``IdempotencySchema/selectRecord(placeholders:)``, with the
+    /// record's job as stored (`nil`: deleted).
+    init(columns row: some ColumnReader, job: JobRecord?) throws {
+        self.init(
+            fingerprint: try row.string(0), jobID: try row.string(1), createdAt: try row.date(2),
+            jobExists: job != nil, jobCompletedAt: job?.completedAt)
+    }
+}

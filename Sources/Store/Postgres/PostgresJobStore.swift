@@ -28,7 +28,7 @@ public final class PostgresJobStore: JobStore {
 
     private var channel: String { database.channel }
 
-    public func enqueue(_ job: NewJob) async throws -> JobRecord {
+    public func enqueue(_ job: NewJob, idempotency: IdempotentSubmit?) async throws -> Enqueued {
         let now = clock.now()
         let logger = logger
         let channel = channel
@@ -47,7 +47,14 @@ public final class PostgresJobStore: JobStore {
             )
             SELECT seq, pg_notify(\(channel), \(PostgresEvents.queuedPayload)) FROM job
             """
-        let body: @Sendable (PostgresConnection) async throws -> Int64 = { connection in
+        let body: @Sendable (PostgresConnection) async throws -> Enqueued = { [self] connection in
+            // The idempotency key's record first, the API key's row (admission) after it: every
+            // submission takes the two locks in this order.
+            if let idempotency,
+                let earlier = try await claimIdempotencyKey(idempotency, for: job, now: now, on: connection)
+            {
+                return Enqueued(job: earlier, replayed: true)
+            }
             if let admission {
                 try await PostgresRules.admit(admission, keyID: job.keyID, on: connection, logger: logger)
             }
@@ -57,16 +64,16 @@ public final class PostgresJobStore: JobStore {
             guard let sequence = try await connection.value(Int64.self, insert, logger: logger) else {
                 throw StoreUnavailable(reason: "the insert returned no row")
             }
-            return sequence
+            let record = JobRecord(
+                sequence: sequence, id: job.id, keyID: job.keyID, model: job.model, seed: job.seed, cost: job.cost,
+                state: JobState(maxAttempts: job.maxAttempts), createdAt: now, httpRequestID: job.httpRequestID,
+                webhooks: job.webhooks)
+            return Enqueued(job: record, replayed: false)
         }
-        // A lone insert is atomic on its own; a key's limits and credits need a transaction.
-        let sequence =
-            admission?.checksKey == true || reservation != nil
+        // A lone insert is atomic on its own; a key's limits, credits and idempotency keys
+        // need a transaction.
+        return idempotency != nil || admission?.checksKey == true || reservation != nil
             ? try await database.withTransaction(body) : try await database.withConnection(body)
-        return JobRecord(
-            sequence: sequence, id: job.id, keyID: job.keyID, model: job.model, seed: job.seed, cost: job.cost,
-            state: JobState(maxAttempts: job.maxAttempts), createdAt: now, httpRequestID: job.httpRequestID,
-            webhooks: job.webhooks)
     }
 
     public func claim(worker: String, lease: TimeInterval) async throws -> ClaimedJob? {
@@ -138,13 +145,15 @@ public final class PostgresJobStore: JobStore {
     }
 
     public func job(id: String) async throws -> JobRecord? {
-        let logger = logger
-        return try await database.withConnection { connection in
-            try await connection.records(
-                JobRecord.init(columns:), "SELECT \(unescaped: JobRecord.columns) FROM jobs WHERE id = \(id)",
-                logger: logger
-            ).first
-        }
+        try await database.withConnection { [self] connection in try await job(id: id, on: connection) }
+    }
+
+    /// The job, unlocked, in the caller's connection (and transaction).
+    func job(id: String, on connection: PostgresConnection) async throws -> JobRecord? {
+        try await connection.records(
+            JobRecord.init(columns:), "SELECT \(unescaped: JobRecord.columns) FROM jobs WHERE id = \(id)",
+            logger: logger
+        ).first
     }
 
     public func queuePosition(of job: JobRecord) async throws -> Int? {

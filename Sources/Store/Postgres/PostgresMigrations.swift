@@ -109,5 +109,6 @@ enum PostgresMigrations {
                 ALTER TABLE api_keys ADD COLUMN webhooks TEXT;
                 ALTER TABLE jobs ADD COLUMN webhooks TEXT;
                 """ + WebhookSchema.tables(time: "DOUBLE PRECISION")),
+        Migration(version: "v6-idempotency", sql: IdempotencySchema.tables(time: "DOUBLE PRECISION")),
     ]
 }

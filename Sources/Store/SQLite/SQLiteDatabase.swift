@@ -190,6 +190,9 @@ public final class SQLiteDatabase: Sendable {
                     ALTER TABLE jobs ADD COLUMN webhooks TEXT;
                     """ + WebhookSchema.tables(time: "REAL"))
         }
+        migrator.registerMigration("v14-idempotency") { db in
+            try db.execute(sql: IdempotencySchema.tables(time: "REAL"))
+        }
         return migrator
     }
 }

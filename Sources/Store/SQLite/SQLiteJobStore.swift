@@ -24,9 +24,12 @@ public final class SQLiteJobStore: JobStore {
         self.logger = logger
     }
 
-    public func enqueue(_ job: NewJob) async throws -> JobRecord {
+    public func enqueue(_ job: NewJob, idempotency: IdempotentSubmit?) async throws -> Enqueued {
         let now = clock.now()
         return try await writer.write { db in
+            if let idempotency, let earlier = try Self.replay(idempotency, keyID: job.keyID, now: now, in: db) {
+                return Enqueued(job: earlier, replayed: true)
+            }
             if let limits = job.limits {
                 try SQLiteRules.admit(
                     SubmitAdmission(limits: limits, now: now, bytes: job.parameterBytes), keyID: job.keyID, in: db)
@@ -46,12 +49,15 @@ public final class SQLiteJobStore: JobStore {
                     now.timeIntervalSince1970, job.cost, job.parameterBytes, job.httpRequestID, job.webhooks?.stored,
                 ]
             )
+            let sequence = db.lastInsertedRowID
             try db.cachedExecute(
                 sql: "INSERT INTO job_parameters (id, parameters) VALUES (?, ?)", arguments: [job.id, job.parameters])
-            return JobRecord(
-                sequence: db.lastInsertedRowID, id: job.id, keyID: job.keyID, model: job.model,
+            if let idempotency { try Self.remember(idempotency, for: job, now: now, in: db) }
+            let record = JobRecord(
+                sequence: sequence, id: job.id, keyID: job.keyID, model: job.model,
                 seed: job.seed, cost: job.cost, state: JobState(maxAttempts: job.maxAttempts), createdAt: now,
                 httpRequestID: job.httpRequestID, webhooks: job.webhooks)
+            return Enqueued(job: record, replayed: false)
         }
     }
 
@@ -313,7 +319,7 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    private static func fetch(_ db: Database, id: String) throws -> JobRecord? {
+    static func fetch(_ db: Database, id: String) throws -> JobRecord? {
         try db.records(
             JobRecord.init(columns:), sql: "SELECT \(JobRecord.columns) FROM jobs WHERE id = ?", arguments: [id]
         )
