@@ -26,15 +26,24 @@ struct AllowedMethods: Sendable {
     }
 
     /// The methods of the routes whose path matches `path` segment by segment, as the
-    /// router matches them (a capture such as `{id}` matches any one segment), in a stable
-    /// order; empty when none does.
+    /// router matches them (a capture such as `{id}` matches any one segment, and a
+    /// constant segment wins over a capture: `/v2/requests` is not `/v2/{model}`), in a
+    /// stable order; empty when none does.
     func methods(forPath path: String) -> [HTTPRequest.Method] {
         let segments = path.split(separator: "/")
+        var best: [Bool] = []
         var methods: Set<HTTPRequest.Method> = []
         for route in routes where route.path.components.count == segments.count {
-            if zip(route.path.components, segments).allSatisfy({ $0.0 ~= $0.1 }) {
-                methods.formUnion(route.methods)
+            guard zip(route.path.components, segments).allSatisfy({ $0.0 ~= $0.1 }) else { continue }
+            // Which segments the route names as constants; the router follows the first
+            // constant it can, so the most constant match, segment by segment, is the one.
+            let constants = zip(route.path.components, segments).map { $0.0 == $0.1 }
+            if !best.isEmpty && constants.lexicographicallyPrecedes(best, by: { !$0 && $1 }) { continue }
+            if constants != best {
+                best = constants
+                methods = []
             }
+            methods.formUnion(route.methods)
         }
         return methods.sorted { $0.rawValue < $1.rawValue }
     }
