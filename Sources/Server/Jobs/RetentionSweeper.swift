@@ -3,12 +3,14 @@ import Logging
 import ServiceLifecycle
 import Store
 
-/// Deletes finished jobs and their images once they are older than the retention, folds
-/// older credit ledger lines into one summary line per key, and gives the freed space back
-/// (a bounded step per sweep). The routes already answer 404 for expired requests; the
+/// Deletes finished jobs and their images once they are older than the retention, and
+/// uploads as their links expire (which gives their keys' quota back), folds older credit
+/// ledger lines into one summary line per key, and gives the freed space back (a bounded
+/// step per sweep). The routes already answer 404 for expired requests and links; the
 /// sweeper reclaims the space.
 struct RetentionSweeper: Service {
     let jobs: any JobStore
+    let uploads: any UploadStore
     /// Told of every deleted job, so that it stops serving it.
     let cache: FinishedJobCache?
     let clock: any WallClock
@@ -40,13 +42,20 @@ struct RetentionSweeper: Service {
             removed += batch.count
             if batch.count < 500 { break }
         }
+        var uploadsRemoved = 0
+        while true {
+            let batch = try await uploads.deleteUploads(createdBefore: cutoff, limit: 500).count
+            uploadsRemoved += batch
+            if batch < 500 { break }
+        }
         let folded = try await jobs.foldLedger(before: cutoff)
         let reclaimed = try await jobs.reclaimSpace()
-        if removed > 0 || folded > 0 || reclaimed > 0 {
+        if removed > 0 || uploadsRemoved > 0 || folded > 0 || reclaimed > 0 {
             logger.info(
                 "Retention sweep",
                 metadata: [
-                    "removed": "\(removed)", "ledger_lines_folded": "\(folded)", "bytes_reclaimed": "\(reclaimed)",
+                    "removed": "\(removed)", "uploads_removed": "\(uploadsRemoved)", "ledger_lines_folded": "\(folded)",
+                    "bytes_reclaimed": "\(reclaimed)",
                 ])
         }
         return removed

@@ -24,6 +24,8 @@ struct JobSubmitter: Sendable {
     /// Where the request's webhook events go (`?webhook=`, or the key's defaults).
     let webhooks: WebhookRequestTargets
     let metrics: JobInstruments
+    /// The server's own file links, which are read from the store rather than fetched.
+    let ownLinks: OwnFileLinks
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -58,6 +60,7 @@ struct JobSubmitter: Sendable {
         let targets = try await webhooks.targets(for: request, key: key)
         let id = UUID().uuidString.lowercased()
         let encoded = String(decoding: try Self.encoder.encode(parameters), as: UTF8.self)
+        let requestBody = try Self.encoder.encode(HistoryRequestBody.shortened(parameters))
         if expectingCompletion { hub.expect(id) }
         do {
             let job = try await jobs.enqueue(
@@ -65,7 +68,8 @@ struct JobSubmitter: Sendable {
                     id: id, keyID: key.id, model: model, parameters: encoded, seed: parameters.seed,
                     maxAttempts: maxAttempts, cost: prices[parameters.outputResolution] ?? 0,
                     metered: key.credits != nil, limits: limits(for: key),
-                    httpRequestID: context.requestID.isEmpty ? nil : context.requestID, webhooks: targets))
+                    httpRequestID: context.requestID.isEmpty ? nil : context.requestID, webhooks: targets,
+                    requestBody: String(decoding: requestBody, as: UTF8.self)))
             // Logged before a worker is woken, so that its line comes first (a worker that
             // polls may still take the job sooner).
             context.logger.about(job).log(.queued, ["engine": .string(engine.name)])
@@ -84,11 +88,21 @@ struct JobSubmitter: Sendable {
 
     /// References whose host is a literal private, loopback or reserved address are refused
     /// at submit (400): that much is known without resolving anything. Names are checked
-    /// when the worker fetches them (a FAILED job).
+    /// when the worker fetches them (a FAILED job). The server's own signed links are read
+    /// from its store, wherever they point; an expired one is refused here.
     private func refuseForbiddenLiterals(_ urls: [String]) throws {
         for (index, string) in urls.enumerated() {
             guard case .remote(let url) = try? ReferenceImageSource(parsing: string), var host = url.host?.lowercased()
             else { continue }
+            switch ownLinks.match(url) {
+            case .valid: continue
+            case .expired:
+                throw APIError.badRequest(
+                    ParameterError.invalidImageURL(
+                        index: index, reason: "this server's link has expired, and its file with it."
+                    ).description)
+            case nil: break
+            }
             if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
             let port = url.port ?? (url.scheme?.lowercased() == "https" ? 443 : 80)
             guard !allowedFetchHosts.allows(host: host, port: port),
