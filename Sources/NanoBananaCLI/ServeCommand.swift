@@ -98,6 +98,13 @@ struct ServeCommand: AsyncParsableCommand {
             valueName: "bytes"))
     var maxQueuedBytesPerKey: String?
 
+    @Option(
+        name: .setting(.uploadQuota),
+        help: ArgumentHelp(
+            "Bytes of uploads (POST /upload-asset) one key may hold until the retention deletes them; 0: no limit. [NANO_BANANA_UPLOAD_QUOTA] (default: 1073741824, 1 GiB)",
+            valueName: "bytes"))
+    var uploadQuota: String?
+
     @OptionGroup(title: "Connections") var connections: ServerConnectionOptions
 
     @OptionGroup var node: NodeOptions
@@ -116,6 +123,7 @@ struct ServeCommand: AsyncParsableCommand {
             values.override(.maxInFlight, with: maxInFlight)
             values.override(.maxQueue, with: maxQueue)
             values.override(.maxQueuedBytesPerKey, with: maxQueuedBytesPerKey)
+            values.override(.uploadQuota, with: uploadQuota)
             connections.override(&values)
         }
         if let metricsPort = configuration.metricsPort, metricsPort != 0, metricsPort == configuration.port {

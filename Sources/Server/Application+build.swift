@@ -76,7 +76,8 @@ public func buildServices(
             metrics: WebhookInstruments(factory: components.metrics.factory), logger: logger))
     node.append(
         RetentionSweeper(
-            jobs: components.jobs, cache: components.finished, clock: components.clock,
+            jobs: components.jobs, uploads: components.backend.uploads, cache: components.finished,
+            clock: components.clock,
             retention: configuration.retention, interval: configuration.effectiveSweepInterval, logger: logger))
     node.append(MetricsSampler(jobs: components.jobs, factory: components.metrics.factory, logger: logger))
     services += node.map { AfterStartup(started: components.started, service: $0) }
@@ -104,7 +105,7 @@ func buildRouter(_ components: ServerComponents, logger: Logger) throws -> Route
         webhooks: WebhookRequestTargets(
             guarded: GuardedHTTPClient(
                 allowedHosts: Set(configuration.allowedWebhookHosts), httpClient: components.fetchClient)),
-        metrics: components.jobInstruments, retention: configuration.retention)
+        metrics: components.jobInstruments, retention: configuration.retention, ownLinks: components.ownLinks)
 
     // HEAD on every GET route (the health checks among them): the GET's status and
     // headers, without its body.
@@ -129,11 +130,17 @@ func buildRouter(_ components: ServerComponents, logger: Logger) throws -> Route
     let authenticated = APIKeyMiddleware(keys: components.authenticator)
     let v1 = router.group("v1").add(middleware: authenticated)
     let v2 = router.group("v2").add(middleware: authenticated)
+    HistoryController(history: components.backend.history, views: views)
+        .addRoutes(v2: v2, segmind: router.group("inference-request").add(middleware: authenticated))
     RequestsController(
         views: views, hub: components.hub, completions: components.longPolls, urls: urls,
         keepAlive: .milliseconds(Int64(configuration.eventKeepAlive * 1000))
     ).addRoutes(to: v2)
     CreditsController(keys: components.keys).addRoutes(to: v1)
+    UploadsController(
+        uploads: components.backend.uploads, views: views, maxBodyBytes: configuration.maxBodyBytes,
+        quota: UploadQuota(bytes: configuration.uploadQuota)
+    ).addRoutes(to: router.group("upload-asset").add(middleware: authenticated))
     WebhooksController(views: views, outbox: components.backend.outbox, registry: components.backend.registry)
         .addRoutes(v2: v2, registry: router.group("webhook").add(middleware: authenticated))
     AdminController(keys: components.keys).addRoutes(

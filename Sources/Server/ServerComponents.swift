@@ -87,7 +87,8 @@ public struct ServerComponents: Sendable {
         let references = ReferenceImages(
             fetcher: ReferenceFetcher(
                 configuration: .init(allowedHosts: Set(configuration.allowedFetchHosts)),
-                httpClient: fetchClient))
+                httpClient: fetchClient),
+            local: StoredFileReferences(links: OwnFileLinks(signer: signer, clock: clock), images: jobs))
         do {
             models = try Self.makeCatalog(
                 configuration, override: engine, renderPool: renderPool, references: references,
@@ -157,6 +158,9 @@ extension ServerComponents {
             configuredBase: configuration.publicBaseURL,
             fallbackAuthority: "\(configuration.host):\(configuration.port)")
     }
+
+    /// Tells the server's own signed file links from other URLs.
+    var ownLinks: OwnFileLinks { OwnFileLinks(signer: signer, clock: clock) }
 
     /// Renders stored jobs as the wire's bodies.
     var jobViews: JobViews {

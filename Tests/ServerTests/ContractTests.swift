@@ -80,18 +80,27 @@ struct ContractTests {
             #expect(submit.headers[.allow] == "POST")
             let status = try await client.execute(uri: "/v2/requests/abc/status", method: .post)
             #expect(status.headers[.allow] == "GET, HEAD")
+            let history = try await client.execute(uri: "/v2/requests", method: .post)
+            #expect(history.status == .methodNotAllowed && history.headers[.allow] == "GET, HEAD")
             #expect(try await client.get("/v2/requests/abc/status/more", key: server.key).status == .notFound)
             #expect(try await client.get("/nothing", key: nil).status == .notFound)
         }
     }
 
-    @Test("a route path matches a request path segment by segment, captures matching any one")
+    @Test("a route path matches a request path segment by segment, captures matching any one, constants first")
     func allowedMethods() {
         let allowed = AllowedMethods(
-            [("/v2/requests/{id}", .get), ("/v2/{model}", .post), ("/admin/keys", .post), ("/admin/keys", .get)],
+            [
+                ("/v2/requests/{id}", .get), ("/v2/{model}", .post), ("/admin/keys", .post), ("/admin/keys", .get),
+                ("/v2/requests", .get), ("/a/{x}/c", .get), ("/a/b/{y}", .post),
+            ],
             headForGet: true)
         #expect(allowed.methods(forPath: "/v2/requests/x") == [.get, .head])
         #expect(allowed.methods(forPath: "/v2/anything") == [.post])
+        // A constant segment wins over a capture, as in the router.
+        #expect(allowed.methods(forPath: "/v2/requests") == [.get, .head])
+        #expect(allowed.methods(forPath: "/a/b/c") == [.post])
+        #expect(allowed.methods(forPath: "/a/z/c") == [.get, .head])
         #expect(allowed.methods(forPath: "/admin/keys/") == [.get, .head, .post])
         #expect(allowed.methods(forPath: "/v2") == [])
         #expect(allowed.methods(forPath: "/v2/requests/x/y") == [])

@@ -150,7 +150,8 @@ struct IdempotencyRouteTests {
             #expect(try await submit(client, key: server.key, idempotencyKey: "new").status == .ok)
             let components = server.components
             try await RetentionSweeper(
-                jobs: components.jobs, cache: components.finished, clock: components.clock,
+                jobs: components.jobs, uploads: components.backend.uploads, cache: components.finished,
+                clock: components.clock,
                 retention: components.configuration.retention, interval: 60, logger: .init(label: "test")
             ).sweepOnce()
             let left = try await components.jobs.deleteIdempotencyKeys(

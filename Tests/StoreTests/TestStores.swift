@@ -50,6 +50,9 @@ struct TestStores: Sendable {
     /// The webhook outbox and registry: the same stores, seen as such.
     var outbox: any WebhookOutbox { jobs as! any WebhookOutbox }
     var registry: any WebhookRegistry { keys as! any WebhookRegistry }
+    /// The request history and the uploads: the job store, seen as such.
+    var history: any RequestHistory { jobs as! any RequestHistory }
+    var uploads: any UploadStore { jobs as! any UploadStore }
 
     /// Every cell of the `api_keys` table, as text: to show what is (and is not) stored.
     func apiKeyCells() async throws -> [String] {
@@ -91,6 +94,23 @@ struct TestStores: Sendable {
         case .postgres(let database):
             return try await database.withConnection { connection in
                 try await connection.value(Int?.self, PostgresQuery(unsafeSQL: sql), logger: database.logger) ?? nil
+            }
+        }
+    }
+
+    /// The query plan of a statement, one line per step: to show which index serves it.
+    /// On PostgreSQL sequential scans are ruled out first, as a large table would.
+    func plan(_ sql: String) async throws -> [String] {
+        switch database {
+        case .sqlite(let database):
+            return try await database.pool.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String? ?? "" }
+            }
+        case .postgres(let database):
+            return try await database.withTransaction { connection in
+                try await connection.run("SET LOCAL enable_seqscan = off", logger: database.logger)
+                return try await connection.rows(PostgresQuery(unsafeSQL: "EXPLAIN " + sql), logger: database.logger)
+                    .map { try $0.decode(String.self) }
             }
         }
     }

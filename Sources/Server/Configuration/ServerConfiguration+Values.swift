@@ -60,6 +60,7 @@ extension ServerConfiguration {
         limits.maxQueueLength = try read.integer(.maxQueue, in: 0...100_000_000) ?? limits.maxQueueLength
         limits.maxQueuedBytes =
             try read.integer(.maxQueuedBytesPerKey, in: 0...(1 << 40)) ?? limits.maxQueuedBytes
+        uploadQuota = try read.integer(.uploadQuota, in: 0...(1 << 50)) ?? uploadQuota
         let priceEntries = try read.pairs(
             .prices, expected: "RESOLUTION=CREDITS (512px, 1K, 2K or 4K), 0 to \(StoreMaxima.price) credits, e.g. 1K=67"
         ) { (resolution: String, credits: String) -> (OutputResolution, Int)? in

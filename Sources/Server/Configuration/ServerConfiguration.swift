@@ -57,6 +57,9 @@ public struct ServerConfiguration: Sendable {
     /// 256 MiB queued per key.
     public var limits = SubmitLimits(
         perMinute: 0, burst: 0, maxInFlight: 0, maxQueueLength: 10_000, maxQueuedBytes: 256 * 1024 * 1024)
+    /// Bytes of uploads (`POST /upload-asset`) one key may hold at once, until the retention
+    /// deletes them; 0 means no limit. Default 1 GiB.
+    public var uploadQuota = UploadQuota.defaultBytes
     /// Hosts whose http(s) reference images may be fetched even though they resolve to
     /// private or reserved addresses (an operator's own image server), each on every port
     /// (`img.internal`) or on one (`img.internal:8443`). Default none.

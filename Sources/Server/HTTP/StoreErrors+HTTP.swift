@@ -100,3 +100,15 @@ extension APIKeyError: HTTPResponseError {
         try APIError(status, description).response(from: request, context: context)
     }
 }
+
+extension UploadQuotaExceeded: HTTPResponseError {
+    public var status: HTTPResponse.Status { .contentTooLarge }
+
+    /// 413 with the quota, what the key holds and what the upload would add.
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try APIError(
+            status,
+            "Upload quota exceeded: this key's uploads hold \(used) bytes, and these files would add \(adding), past its quota of \(quota) bytes. Uploads are deleted after the retention period, which frees the quota."
+        ).response(from: request, context: context)
+    }
+}

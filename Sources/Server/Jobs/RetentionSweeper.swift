@@ -4,12 +4,14 @@ import ServiceLifecycle
 import Store
 
 /// Deletes finished jobs and their images once they are older than the retention, and
-/// idempotency keys once they are older than their window (24 hours), folds older credit
-/// ledger lines into one summary line per key, and gives the freed space back (a bounded
-/// step per sweep). The routes already answer 404 for expired requests; the
+/// idempotency keys once they are older than their window (24 hours), and uploads as their
+/// links expire (which gives their keys' quota back), folds older credit ledger lines into
+/// one summary line per key, and gives the freed space back (a bounded step per sweep).
+/// The routes already answer 404 for expired requests and links; the
 /// sweeper reclaims the space.
 struct RetentionSweeper: Service {
     let jobs: any JobStore
+    let uploads: any UploadStore
     /// Told of every deleted job, so that it stops serving it.
     let cache: FinishedJobCache?
     let clock: any WallClock
@@ -42,14 +44,21 @@ struct RetentionSweeper: Service {
             if batch.count < 500 { break }
         }
         let keysExpired = try await sweepIdempotencyKeys()
+        var uploadsRemoved = 0
+        while true {
+            let batch = try await uploads.deleteUploads(createdBefore: cutoff, limit: 500).count
+            uploadsRemoved += batch
+            if batch < 500 { break }
+        }
         let folded = try await jobs.foldLedger(before: cutoff)
         let reclaimed = try await jobs.reclaimSpace()
-        if removed > 0 || keysExpired > 0 || folded > 0 || reclaimed > 0 {
+        if removed > 0 || keysExpired > 0 || uploadsRemoved > 0 || folded > 0 || reclaimed > 0 {
             logger.info(
                 "Retention sweep",
                 metadata: [
                     "removed": "\(removed)", "idempotency_keys_expired": "\(keysExpired)",
-                    "ledger_lines_folded": "\(folded)", "bytes_reclaimed": "\(reclaimed)",
+                    "uploads_removed": "\(uploadsRemoved)", "ledger_lines_folded": "\(folded)",
+                    "bytes_reclaimed": "\(reclaimed)",
                 ])
         }
         return removed

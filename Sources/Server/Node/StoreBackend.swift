@@ -13,6 +13,9 @@ protocol StoreBackend: Sendable {
     /// The webhook outbox (the job store's) and the keys' webhooks and secrets.
     var outbox: any WebhookOutbox { get }
     var registry: any WebhookRegistry { get }
+    /// The keys' request histories and uploads (the job store's).
+    var history: any RequestHistory { get }
+    var uploads: any UploadStore { get }
     /// Whether other processes may run this store's jobs (and finish them).
     var isShared: Bool { get }
     /// The kind of store, as the metrics label it: `sqlite` or `postgres`.
@@ -49,6 +52,8 @@ struct SQLiteBackend: StoreBackend {
     var keys: any APIKeyStore { sqliteKeys }
     var outbox: any WebhookOutbox { sqliteJobs }
     var registry: any WebhookRegistry { sqliteKeys }
+    var history: any RequestHistory { sqliteJobs }
+    var uploads: any UploadStore { sqliteJobs }
     var isShared: Bool { false }
     var kind: String { "sqlite" }
     var services: [any Service] { [DataDirectoryWatch(lock: lock, interval: .seconds(2))] }
@@ -90,6 +95,8 @@ struct PostgresBackend: StoreBackend {
     var keys: any APIKeyStore { postgresKeys }
     var outbox: any WebhookOutbox { postgresJobs }
     var registry: any WebhookRegistry { postgresKeys }
+    var history: any RequestHistory { postgresJobs }
+    var uploads: any UploadStore { postgresJobs }
     var isShared: Bool { true }
     var kind: String { "postgres" }
     var services: [any Service] { [PostgresPoolService(database: database)] }

@@ -2,7 +2,7 @@ import Hummingbird
 import NanoBananaAPI
 import Store
 
-/// `GET /v2/files/{name}`: result images behind signed, expiring links, no API key.
+/// `GET /v2/files/{name}`: result images and uploads behind signed, expiring links, no API key.
 struct FilesController: Sendable {
     let jobs: any JobReader
     let signer: OutputURLSigner
@@ -28,10 +28,12 @@ struct FilesController: Sendable {
             break
         }
         guard let image = try await served.image(key: name, load: { try await jobs.image(key: name) }) else {
-            throw APIError.notFound("This file no longer exists: the result has expired.")
+            throw APIError.notFound("This file no longer exists: it has expired.")
         }
         var headers: HTTPFields = [:]
-        headers[.contentType] = name.hasSuffix(".png") ? OutputFormat.png.mimeType : OutputFormat.jpg.mimeType
+        headers[.contentType] =
+            name.hasSuffix(".png")
+            ? OutputFormat.png.mimeType : name.hasSuffix(".webp") ? "image/webp" : OutputFormat.jpg.mimeType
         headers[.cacheControl] = "private, max-age=3600, immutable"
         return Response(status: .ok, headers: headers, body: .inSlices(image))
     }

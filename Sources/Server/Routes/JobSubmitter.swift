@@ -26,6 +26,8 @@ struct JobSubmitter: Sendable {
     let metrics: JobInstruments
     /// How long finished jobs are kept: an idempotency key whose job is gone is fresh again.
     let retention: TimeInterval
+    /// The server's own file links, which are read from the store rather than fetched.
+    let ownLinks: OwnFileLinks
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -82,6 +84,7 @@ struct JobSubmitter: Sendable {
                 fingerprint: Self.fingerprint(route: route, model: model, parameters: encoded, query: request),
                 retention: retention)
         }
+        let requestBody = try Self.encoder.encode(HistoryRequestBody.shortened(parameters))
         if expectingCompletion { hub.expect(id) }
         do {
             let enqueued = try await jobs.enqueue(
@@ -89,7 +92,8 @@ struct JobSubmitter: Sendable {
                     id: id, keyID: key.id, model: model, parameters: encoded, seed: parameters.seed,
                     maxAttempts: maxAttempts, cost: prices[parameters.outputResolution] ?? 0,
                     metered: key.credits != nil, limits: limits(for: key),
-                    httpRequestID: context.requestID.isEmpty ? nil : context.requestID, webhooks: targets),
+                    httpRequestID: context.requestID.isEmpty ? nil : context.requestID, webhooks: targets,
+                    requestBody: String(decoding: requestBody, as: UTF8.self)),
                 idempotency: idempotency)
             let job = enqueued.job
             context.access.jobID = job.id
@@ -146,11 +150,21 @@ struct JobSubmitter: Sendable {
 
     /// References whose host is a literal private, loopback or reserved address are refused
     /// at submit (400): that much is known without resolving anything. Names are checked
-    /// when the worker fetches them (a FAILED job).
+    /// when the worker fetches them (a FAILED job). The server's own signed links are read
+    /// from its store, wherever they point; an expired one is refused here.
     private func refuseForbiddenLiterals(_ urls: [String]) throws {
         for (index, string) in urls.enumerated() {
             guard case .remote(let url) = try? ReferenceImageSource(parsing: string), var host = url.host?.lowercased()
             else { continue }
+            switch ownLinks.match(url) {
+            case .valid: continue
+            case .expired:
+                throw APIError.badRequest(
+                    ParameterError.invalidImageURL(
+                        index: index, reason: "this server's link has expired, and its file with it."
+                    ).description)
+            case nil: break
+            }
             if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
             let port = url.port ?? (url.scheme?.lowercased() == "https" ? 443 : 80)
             guard !allowedFetchHosts.allows(host: host, port: port),

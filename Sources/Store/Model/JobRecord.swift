@@ -24,6 +24,9 @@ public struct NewJob: Sendable {
     public var httpRequestID: String?
     /// Where the job's webhook events go (``WebhookPlan``); `nil`: nowhere.
     public var webhooks: [WebhookTarget]?
+    /// The body as the history shows it (``HistoryRow/requestBody``): the parameters with
+    /// long `data:` URLs shortened, kept after the job ends (``parameters`` are not).
+    public var requestBody: String?
 
     /// The size of ``parameters`` in bytes, which counts against the key's queued bytes.
     public var parameterBytes: Int { parameters.utf8.count }
@@ -31,8 +34,9 @@ public struct NewJob: Sendable {
     public init(
         id: String, keyID: String, model: String, parameters: String, seed: Int64, maxAttempts: Int, cost: Int = 0,
         metered: Bool = true, limits: SubmitLimits? = nil, httpRequestID: String? = nil,
-        webhooks: [WebhookTarget]? = nil
+        webhooks: [WebhookTarget]? = nil, requestBody: String? = nil
     ) {
+        self.requestBody = requestBody
         self.httpRequestID = httpRequestID
         self.webhooks = webhooks?.isEmpty == true ? nil : webhooks
         self.cost = cost

@@ -38,9 +38,10 @@ public final class PostgresJobStore: JobStore {
             WITH job AS (
                 INSERT INTO jobs (
                     id, key_id, model, seed, status, max_attempts, created_at, cost, parameter_bytes, http_request_id,
-                    webhooks)
+                    webhooks, request_body)
                 VALUES (\(job.id), \(job.keyID), \(job.model), \(job.seed), 'QUEUED', \(job.maxAttempts), \
-            \(now.timeIntervalSince1970), \(job.cost), \(job.parameterBytes), \(job.httpRequestID), \(job.webhooks?.stored))
+            \(now.timeIntervalSince1970), \(job.cost), \(job.parameterBytes), \(job.httpRequestID), \(job.webhooks?.stored), \
+            \(job.requestBody))
                 RETURNING seq
             ), parameters AS (
                 INSERT INTO job_parameters (id, parameters) VALUES (\(job.id), \(job.parameters))

@@ -110,5 +110,13 @@ enum PostgresMigrations {
                 ALTER TABLE jobs ADD COLUMN webhooks TEXT;
                 """ + WebhookSchema.tables(time: "DOUBLE PRECISION")),
         Migration(version: "v6-idempotency", sql: IdempotencySchema.tables(time: "DOUBLE PRECISION")),
+        // The history reads a key's requests by creation time, ties broken by `seq`; a job
+        // keeps its shortened body for it. Uploads live beside the result images.
+        Migration(
+            version: "v7-uploads",
+            sql: """
+                ALTER TABLE jobs ADD COLUMN request_body TEXT;
+                CREATE INDEX jobs_by_key_created ON jobs (key_id, created_at, seq);
+                """ + UploadSchema.tables(time: "DOUBLE PRECISION")),
     ]
 }

@@ -193,6 +193,15 @@ public final class SQLiteDatabase: Sendable {
         migrator.registerMigration("v14-idempotency") { db in
             try db.execute(sql: IdempotencySchema.tables(time: "REAL"))
         }
+        migrator.registerMigration("v15-uploads") { db in
+            // The history reads a key's requests by creation time (the index also holds the
+            // rowid, `seq`, which breaks ties); a job keeps its shortened body for it.
+            try db.execute(
+                sql: """
+                    ALTER TABLE jobs ADD COLUMN request_body TEXT;
+                    CREATE INDEX jobs_by_key_created ON jobs(key_id, created_at);
+                    """ + UploadSchema.tables(time: "REAL"))
+        }
         return migrator
     }
 }

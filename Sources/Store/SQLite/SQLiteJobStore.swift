@@ -41,12 +41,13 @@ public final class SQLiteJobStore: JobStore {
                 sql: """
                     INSERT INTO jobs (
                         id, key_id, model, seed, status, max_attempts, created_at, cost, parameter_bytes, http_request_id,
-                        webhooks)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        webhooks, request_body)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     job.id, job.keyID, job.model, job.seed, JobStatus.queued.rawValue, job.maxAttempts,
                     now.timeIntervalSince1970, job.cost, job.parameterBytes, job.httpRequestID, job.webhooks?.stored,
+                    job.requestBody,
                 ]
             )
             let sequence = db.lastInsertedRowID
