@@ -14,6 +14,7 @@ import subprocess
 import time
 
 import httpx
+import pytest
 
 from imgutil import JPEG_MAGIC
 from nbserver import BIN, clean_env, scaled
@@ -31,6 +32,7 @@ def status(server, rid: str) -> dict:
     return httpx.get(f"{server.base}/v2/requests/{rid}/status", headers={"x-api-key": server.key}, timeout=30).json()
 
 
+@pytest.mark.skip(reason="the cancel route (branch issue15-cancel) is not merged yet")
 def test_ctrl_c_off_a_terminal_leaves_the_job_running(slow_server):
     proc = subprocess.Popen([BIN, "run", "x", "--resolution", "512px"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env_for(slow_server))
@@ -61,6 +63,7 @@ def read_until(fd: int, needle: str, timeout: float) -> str:
     return seen
 
 
+@pytest.mark.skip(reason="the cancel route (branch issue15-cancel) is not merged yet")
 def test_ctrl_c_on_a_terminal_asks_and_cancels(slow_server):
     pid, fd = pty.fork()
     if pid == 0:
@@ -81,6 +84,7 @@ def test_ctrl_c_on_a_terminal_asks_and_cancels(slow_server):
         os.close(fd)
 
 
+@pytest.mark.skip(reason="the cancel route (branch issue15-cancel) is not merged yet")
 def test_cancel_prints_the_cancelled_status(slow_server):
     rid = cli(slow_server, "submit", "x", "--resolution", "512px").stdout.strip()
     done = cli(slow_server, "cancel", rid)

@@ -3,22 +3,6 @@ import Foundation
 import NanoBananaAPI
 import NanoBananaClient
 
-/// `nano-banana cancel ID`.
-struct CancelCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "cancel", abstract: "Cancel a request (refunded in full); print its status as JSON.")
-
-    @OptionGroup var connection: ConnectionOptions
-    @Argument(help: "The request id.") var requestID: String
-
-    func run() async throws {
-        let status = try await connection.client().job(requestID: requestID).cancel()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        print(String(decoding: try encoder.encode(status), as: UTF8.self))
-    }
-}
-
 /// `nano-banana upload FILE…`.
 struct UploadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -9,7 +9,7 @@ struct NanoBananaCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, WorkerCommand.self, KeysCommand.self, RunCommand.self, SubmitCommand.self,
             StatusCommand.self,
-            ResultCommand.self, WaitCommand.self, CancelCommand.self, UploadCommand.self, CreditsCommand.self,
+            ResultCommand.self, WaitCommand.self, UploadCommand.self, CreditsCommand.self,
             WebhooksCommand.self,
         ]
     )

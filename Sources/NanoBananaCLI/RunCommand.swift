@@ -41,8 +41,6 @@ struct WaitPrinter {
         let start = ContinuousClock.now
         let progress = Progress(requestID: job.requestID, start: start, isTerminal: isTerminal, quiet: json)
         let result: GenerationResult
-        let interrupt = InterruptPrompt(job: job)
-        defer { interrupt.stop() }
         do {
             progress.show("QUEUED")
             result = try await job.wait(timeout: .milliseconds(Int64(max(0, timeout) * 1000))) { status in

@@ -1,19 +1,6 @@
 import Foundation
 import NanoBananaAPI
 
-extension AsyncJob {
-    /// Cancels the request: a QUEUED one at once, a PROCESSING one's engine call within a
-    /// second; it then reads as FAILED with `"error": "cancelled"` and is refunded. Returns
-    /// its status. A request that already finished is ``APIError`` 409 (cancelling one
-    /// twice is not).
-    @discardableResult
-    public func cancel() async throws -> StatusBody {
-        let url = String(statusURL.dropLast("/status".count)) + "/cancel"
-        let (_, body) = try await client.send(.POST, url: url, tolerate: { status, _ in status == 422 })
-        return try JSONDecoder().decode(StatusBody.self, from: Data(body))
-    }
-}
-
 extension Client {
     /// The server's root: the v1 base without its last segment.
     var rootURL: String {
