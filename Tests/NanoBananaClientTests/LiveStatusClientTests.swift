@@ -48,7 +48,8 @@ struct LiveStatusClientTests {
                 heard.withLock { $0.append(status.status) }
             }
             #expect(result.body.requestID == job.requestID)
-            #expect(heard.withLock { $0.first } == .queued)
+            // What it hears depends on how soon the first job ends: only unfinished states.
+            #expect(heard.withLock { $0.allSatisfy { $0 == .queued || $0 == .processing } })
             #expect(try await result.image().count > 100)
         }
     }
